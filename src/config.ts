@@ -1,0 +1,211 @@
+/**
+ * The one reader of `process.env`. Every setting is named, typed, defaulted and validated here;
+ * the rest of the code receives a `Config` value. Workflow code never sees it.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalUrl = z.url().optional();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+/** Treats empty strings as unset, so `FOO=` in a .env file means "use the default". */
+const blankAsUnset = (env: NodeJS.ProcessEnv) =>
+  Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    HOST: z.string().default('127.0.0.1'),
+    PORT: port.default(3000),
+    PUBLIC_URL: optionalUrl,
+    DATA_DIR: z.string().default('./data'),
+    TOOL_CACHE_DIR: z.string().optional(),
+
+    TEMPORAL_ADDRESS: z.string().optional(),
+    TEMPORAL_NAMESPACE: z.string().default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().default('stickerflow'),
+    TEMPORAL_PORT: port.default(7233),
+    TEMPORAL_UI_PORT: port.default(8233),
+    TEMPORAL_UI_URL: optionalUrl,
+    TEMPORAL_API_KEY: z.string().optional(),
+    TEMPORAL_TLS: bool.optional(),
+    TEMPORAL_CLI_PATH: z.string().optional(),
+    TEMPORAL_TEST_SERVER_PATH: z.string().optional(),
+
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+
+    STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+    S3_BUCKET: z.string().optional(),
+    S3_REGION: z.string().default('us-east-1'),
+    S3_ENDPOINT: optionalUrl,
+    S3_FORCE_PATH_STYLE: bool.default(false),
+    S3_ACCESS_KEY_ID: z.string().optional(),
+    S3_SECRET_ACCESS_KEY: z.string().optional(),
+
+    ALERT_WEBHOOK_URL: optionalUrl,
+    SLACK_WEBHOOK_URL: optionalUrl,
+    PUSHOVER_TOKEN: z.string().optional(),
+    PUSHOVER_USER: z.string().optional(),
+    PUSHOVER_API_URL: z.url().default('https://api.pushover.net/1/messages.json'),
+
+    STARTER_CREDITS: z.coerce.number().int().min(0).default(3),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
+      ctx.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'required when STORAGE_DRIVER=s3' });
+    }
+    if (Boolean(env.PUSHOVER_TOKEN) !== Boolean(env.PUSHOVER_USER)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUSHOVER_USER'],
+        message: 'PUSHOVER_TOKEN and PUSHOVER_USER go together',
+      });
+    }
+    if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_SECRET_ACCESS_KEY'],
+        message: 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+      });
+    }
+  });
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  http: { host: string; port: number; publicUrl: string };
+  dataDir: string;
+  toolCacheDir: string;
+  temporal: {
+    /** Unset: the embedded dev server is started on `devServerPort`. */
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    devServerPort: number;
+    uiPort: number;
+    uiUrl: string;
+    apiKey?: string;
+    tls: boolean;
+    cliPath?: string;
+    testServerPath?: string;
+  };
+  /** Unset: the embedded PGlite database under `dataDir`. */
+  databaseUrl?: string;
+  storage:
+    | { driver: 'local'; root: string }
+    | {
+        driver: 's3';
+        bucket: string;
+        region: string;
+        endpoint?: string;
+        forcePathStyle: boolean;
+        credentials?: { accessKeyId: string; secretAccessKey: string };
+      };
+  alerts: {
+    webhookUrl?: string;
+    slackWebhookUrl?: string;
+    pushover?: { token: string; user: string; apiUrl: string };
+  };
+  starterCredits: number;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(blankAsUnset(env));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const home = env.HOME || os.homedir();
+  const toolCacheDir = path.resolve(
+    e.TOOL_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME || path.join(home, '.cache'), 'stickerflow'),
+  );
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+    },
+    dataDir,
+    toolCacheDir,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      devServerPort: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      uiUrl: (e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY),
+      cliPath: e.TEMPORAL_CLI_PATH,
+      testServerPath: e.TEMPORAL_TEST_SERVER_PATH,
+    },
+    databaseUrl: e.DATABASE_URL,
+    storage:
+      e.STORAGE_DRIVER === 's3'
+        ? {
+            driver: 's3',
+            bucket: e.S3_BUCKET!,
+            region: e.S3_REGION,
+            endpoint: e.S3_ENDPOINT,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE,
+            credentials:
+              e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY }
+                : undefined,
+          }
+        : { driver: 'local', root: path.join(dataDir, 'blobs') },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      slackWebhookUrl: e.SLACK_WEBHOOK_URL,
+      pushover:
+        e.PUSHOVER_TOKEN && e.PUSHOVER_USER
+          ? { token: e.PUSHOVER_TOKEN, user: e.PUSHOVER_USER, apiUrl: e.PUSHOVER_API_URL }
+          : undefined,
+    },
+    starterCredits: e.STARTER_CREDITS,
+  };
+}
+
+/** A copy safe to print: secrets and credentials inside URLs are masked. */
+export function redactConfig(config: Config): unknown {
+  const mask = (v: string | undefined) => (v ? '***' : undefined);
+  /** Webhook URLs carry their secret in the path (Slack) or query: keep only scheme and host. */
+  const maskSecretUrl = (v: string | undefined) => {
+    if (!v) return v;
+    try {
+      const u = new URL(v);
+      return `${u.protocol}//${u.host}/***`;
+    } catch {
+      return '***';
+    }
+  };
+  const maskPassword = (v: string | undefined) => v?.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return {
+    ...config,
+    temporal: { ...config.temporal, apiKey: mask(config.temporal.apiKey) },
+    databaseUrl: maskPassword(config.databaseUrl),
+    storage:
+      config.storage.driver === 's3'
+        ? { ...config.storage, credentials: config.storage.credentials ? '***' : undefined }
+        : config.storage,
+    alerts: {
+      webhookUrl: maskSecretUrl(config.alerts.webhookUrl),
+      slackWebhookUrl: maskSecretUrl(config.alerts.slackWebhookUrl),
+      pushover: config.alerts.pushover ? { ...config.alerts.pushover, token: '***', user: '***' } : undefined,
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Versioned schema migrations, applied in order, each in its own transaction, recorded in
+ * `schema_migrations`. A migration once released is never edited: add a new one.
+ * Kept as TypeScript strings so the build ships them without copying assets.
+ */
+import type { Database } from './database.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'credit ledger',
+    sql: `
+      CREATE TABLE accounts (
+        id          TEXT PRIMARY KEY,
+        balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      -- Every movement of credit. A key seen before is never applied twice.
+      CREATE TABLE ledger_entries (
+        id              BIGSERIAL PRIMARY KEY,
+        -- null only for a void: a refund of a charge that never happened
+        account_id      TEXT REFERENCES accounts(id),
+        kind            TEXT NOT NULL CHECK (kind IN ('grant', 'charge', 'refund', 'void')),
+        amount          INTEGER NOT NULL CHECK (amount >= 0),
+        idempotency_key TEXT NOT NULL UNIQUE,
+        -- refunds and voids: the key of the charge they answer
+        charge_key      TEXT,
+        reason          TEXT NOT NULL,
+        balance_after   INTEGER NOT NULL,
+        created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+        CHECK (account_id IS NOT NULL OR kind = 'void')
+      );
+      -- A charge is given back at most once, whatever key the refund carries.
+      CREATE UNIQUE INDEX ledger_one_refund_per_charge
+        ON ledger_entries (charge_key) WHERE kind IN ('refund', 'void');
+      CREATE INDEX ledger_entries_account ON ledger_entries (account_id, id);
+    `,
+  },
+];
+
+const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL
+
+export async function migrate(db: Database, list: Migration[] = migrations): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  for (const m of [...list].sort((a, b) => a.version - b.version)) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (seen.length) return false;
+      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      return true;
+    });
+    if (done) applied.push(m.version);
+  }
+  return applied;
+}
+
+/** Parameterised `query` takes one statement at a time; our migrations hold no `;` in literals. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}

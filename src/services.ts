@@ -1,0 +1,66 @@
+/**
+ * The composition root: opens the adapters the configuration names and hands out what each
+ * process needs. The worker, the API and the embedded stack all start from here.
+ */
+import type { Server } from 'node:http';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import { createAlertChannels } from './alerts/index.js';
+import { createApp } from './api/app.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { migrate } from './db/migrations.js';
+import { CreditLedger } from './ledger/ledger.js';
+import type { Logger } from './logger.js';
+import { createBlobStore, type BlobStore } from './storage/index.js';
+import { temporalAnswers } from './temporal/connection.js';
+import { createWorker } from './worker.js';
+
+export interface Services {
+  db: Database;
+  ledger: CreditLedger;
+  blobs: BlobStore;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config): Promise<Services> {
+  const db = await openDatabase(config);
+  await migrate(db);
+  return {
+    db,
+    ledger: new CreditLedger(db),
+    blobs: createBlobStore(config.storage),
+    close: () => db.close(),
+  };
+}
+
+export function startWorker(config: Config, services: Services, connection: NativeConnection): Promise<Worker> {
+  return createWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities: createActivities({
+      ledger: services.ledger,
+      alertChannels: createAlertChannels(config.alerts),
+      temporalUiUrl: config.temporal.uiUrl,
+      namespace: config.temporal.namespace,
+    }),
+  });
+}
+
+export async function startApi(config: Config, services: Services, temporal: Client, logger: Logger): Promise<Server> {
+  const app = createApp({
+    logger,
+    probes: [
+      { name: 'temporal', check: () => temporalAnswers(temporal) },
+      { name: 'database', check: async () => (await services.db.query('SELECT 1 AS ok')).length === 1 },
+    ],
+  });
+  const server = app.listen({ port: config.http.port, host: config.http.host });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  return server;
+}

@@ -1,0 +1,61 @@
+/** Blob store on the local file system (the embedded default), under one root folder. */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore } from './port.js';
+
+export class LocalBlobStore implements BlobStore {
+  readonly kind = 'local';
+  constructor(private readonly root: string) {}
+
+  private file(key: string): string {
+    assertBlobKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, body: Readable, opts: { contentType?: string } = {}): Promise<BlobInfo> {
+    const file = this.file(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    // Write beside the target, then rename: readers see the old blob or the whole new one.
+    const partial = `${file}.partial-${randomBytes(6).toString('hex')}`;
+    try {
+      await pipeline(body, createWriteStream(partial, { flags: 'wx' }));
+      await rename(partial, file);
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+    const { size } = await stat(file);
+    return { key, bytes: size, contentType: opts.contentType ?? contentTypeFor(key) };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.file(key);
+    const stream = createReadStream(file);
+    // Surface "absent" as a rejection rather than a stream error after the caller has moved on.
+    await new Promise<void>((resolve, reject) => {
+      stream.once('open', () => resolve());
+      stream.once('error', (err: NodeJS.ErrnoException) =>
+        reject(err.code === 'ENOENT' || err.code === 'EISDIR' ? new BlobNotFoundError(key) : err),
+      );
+    });
+    return stream;
+  }
+
+  async stat(key: string): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(this.file(key));
+      return s.isFile() ? { key, bytes: s.size, contentType: contentTypeFor(key) } : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The embedded Temporal: the Temporal CLI's dev server, persisting to a SQLite file under
+ * DATA_DIR, with its Web UI. It runs under a small shell watchdog that stops it when our process
+ * goes away by any means (even SIGKILL), so it is never left orphaned holding the ports.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config.js';
+import type { Log } from '../toolchain/install.js';
+import { resolveTemporalCli } from '../toolchain/temporal.js';
+import { connectClient, temporalAnswers } from './connection.js';
+
+export interface EmbeddedTemporal {
+  address: string;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  executable: string;
+  dataDir: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  /** How long to wait for the frontend to answer. */
+  readyTimeoutMs?: number;
+}
+
+/** Features later workflows rely on (updates, update-with-start), on by default in recent servers. */
+const DYNAMIC_CONFIG = [
+  'frontend.enableUpdateWorkflowExecution=true',
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  'frontend.enableExecuteMultiOperation=true',
+];
+
+const WATCHDOG = `
+parent=$1; shift
+"$@" &
+child=$!
+trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT HUP
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 1; done
+kill -TERM $child 2>/dev/null
+wait $child
+`;
+
+export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTemporal> {
+  await mkdir(opts.dataDir, { recursive: true });
+  const logFile = path.join(opts.dataDir, 'temporal.log');
+  const args = [
+    'server',
+    'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(opts.port),
+    '--ui-port', String(opts.uiPort),
+    '--db-filename', path.join(opts.dataDir, 'temporal.sqlite'),
+    '--namespace', opts.namespace,
+    '--log-level', 'warn',
+    ...DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+  ];
+  const out = openSync(logFile, 'a');
+  // Its own process group, so a Ctrl-C reaches it only through us, in the order we choose.
+  const child: ChildProcess = spawn('/bin/sh', ['-c', WATCHDOG, 'watchdog', String(process.pid), opts.executable, ...args], {
+    stdio: ['ignore', out, out],
+    detached: true,
+  });
+  closeSync(out);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const address = `127.0.0.1:${opts.port}`;
+  const stop = async () => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    await Promise.race([exit, sleep(15_000).then(() => child.kill('SIGKILL'))]);
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  const client = await waitFor(async () => (exited ? 'exited' : connectClient({ address, namespace: opts.namespace, tls: false }).catch(() => undefined)), deadline);
+  try {
+    if (client === 'exited') throw new Error('exited');
+    while (!(await temporalAnswers(client))) {
+      if (exited || Date.now() > deadline) throw new Error(exited ? 'exited' : 'timed out');
+      await sleep(200);
+    }
+  } catch (err) {
+    await stop();
+    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+    throw new Error(`The Temporal dev server did not become ready (${(err as Error).message}). Its log (${logFile}) ends:\n${tail}`);
+  } finally {
+    if (client !== 'exited') await client.connection.close();
+  }
+  return { address, uiUrl: `http://localhost:${opts.uiPort}`, stop };
+}
+
+async function waitFor<T>(attempt: () => Promise<T | undefined>, deadline: number): Promise<T> {
+  for (;;) {
+    const v = await attempt();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('The Temporal dev server did not start listening in time');
+    await sleep(200);
+  }
+}
+
+/** The configured, cached or freshly built CLI; the SDK's download when none can be had. */
+export async function startEmbeddedTemporal(config: Config, log: Log): Promise<EmbeddedTemporal> {
+  const executable = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.toolCacheDir, log });
+  if (executable.type === 'existing-path') {
+    return startDevServer({
+      executable: executable.path,
+      dataDir: config.dataDir,
+      port: config.temporal.devServerPort,
+      uiPort: config.temporal.uiPort,
+      namespace: config.temporal.namespace,
+    });
+  }
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable,
+      ip: '127.0.0.1',
+      port: config.temporal.devServerPort,
+      ui: true,
+      uiPort: config.temporal.uiPort,
+      dbFilename: path.join(config.dataDir, 'temporal.sqlite'),
+      namespace: config.temporal.namespace,
+      extraArgs: DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+    },
+  });
+  return { address: `127.0.0.1:${config.temporal.devServerPort}`, uiUrl: config.temporal.uiUrl, stop: () => env.teardown() };
+}
