@@ -1,0 +1,28 @@
+/** Temporal test environments on the real servers: the Java time-skipping server and the CLI dev server. */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+
+// Activity failures are expected in these tests; the SDK's warnings about them are noise.
+Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+
+export const fixtureWorkflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/workflows.ts');
+
+export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createTimeSkipping({ server: { executable: inject('temporalTestServer') } });
+}
+
+export function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({ server: { executable: inject('temporalCli'), ip: '127.0.0.1' } });
+}
+
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+/** Bundling takes a second or two: once per file and workflows path. */
+export function bundle(workflowsPath: string = fixtureWorkflowsPath): Promise<WorkflowBundleWithSourceMap> {
+  if (!bundles.has(workflowsPath)) {
+    bundles.set(workflowsPath, bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
+  }
+  return bundles.get(workflowsPath)!;
+}
