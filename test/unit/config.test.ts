@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('has defaults for the embedded stack', () => {
+    const c = loadConfig({ HOME: '/home/u' });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://localhost:3000' });
+    expect(c.temporal).toMatchObject({ address: undefined, devServerPort: 7233, uiPort: 8233, uiUrl: 'http://localhost:8233', namespace: 'default', tls: false });
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(c.toolCacheDir).toBe('/home/u/.cache/stickerflow');
+    expect(c.databaseUrl).toBeUndefined();
+    expect(c.storage).toEqual({ driver: 'local', root: `${c.dataDir}/blobs` });
+    expect(c.starterCredits).toBe(3);
+  });
+
+  it('reads every documented variable', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      DATA_DIR: '/srv/data',
+      TEMPORAL_PORT: '17233',
+      TEMPORAL_UI_PORT: '18233',
+      TEMPORAL_ADDRESS: 'ns.tmprl.cloud:7233',
+      TEMPORAL_API_KEY: 'k',
+      DATABASE_URL: 'postgres://u:p@db:5432/sf',
+      STORAGE_DRIVER: 's3',
+      S3_BUCKET: 'b',
+      S3_FORCE_PATH_STYLE: 'true',
+      STARTER_CREDITS: '5',
+      XDG_CACHE_HOME: '/cache',
+    });
+    expect(c.http.port).toBe(8080);
+    expect(c.dataDir).toBe('/srv/data');
+    expect(c.temporal).toMatchObject({ devServerPort: 17233, uiPort: 18233, address: 'ns.tmprl.cloud:7233', tls: true, uiUrl: 'http://localhost:18233' });
+    expect(c.storage).toMatchObject({ driver: 's3', bucket: 'b', forcePathStyle: true });
+    expect(c.starterCredits).toBe(5);
+    expect(c.toolCacheDir).toBe('/cache/stickerflow');
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).http.port).toBe(3000);
+  });
+
+  it('lists every problem at once, by variable name', () => {
+    const problems = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      return expect.unreachable();
+    };
+    const typeErrors = problems({ PORT: 'abc', DATABASE_URL: 'mysql://x', TEMPORAL_UI_PORT: '99999' });
+    for (const name of ['PORT', 'DATABASE_URL', 'TEMPORAL_UI_PORT']) expect(typeErrors).toContain(name);
+    const pairErrors = problems({ STORAGE_DRIVER: 's3', PUSHOVER_TOKEN: 't', S3_ACCESS_KEY_ID: 'a' });
+    for (const name of ['S3_BUCKET', 'PUSHOVER_USER', 'S3_SECRET_ACCESS_KEY']) expect(pairErrors).toContain(name);
+  });
+
+  it('redacts secrets for printing', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://app:hunter2@db/sf',
+      SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/SLACKSECRET',
+      PUSHOVER_TOKEN: 'POTOKEN',
+      PUSHOVER_USER: 'POUSER',
+      TEMPORAL_API_KEY: 'APIKEY',
+    });
+    const text = JSON.stringify(redactConfig(c));
+    for (const secret of ['hunter2', 'SLACKSECRET', 'POTOKEN', 'POUSER', 'APIKEY']) expect(text).not.toContain(secret);
+    expect(text).toContain('postgres://app:***@db/sf');
+    expect(text).toContain('https://hooks.slack.com/***');
+  });
+});
