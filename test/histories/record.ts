@@ -1,0 +1,69 @@
+/**
+ * Records the histories the replay tests run against: `npm run record-histories`.
+ * Re-record only on purpose (a deliberate, versioned workflow change); the point of the committed
+ * files is that a change which breaks a workflow already in flight fails the replay tests.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAlertActivities } from '../../src/activities/alerts.js';
+import { createLedgerActivities } from '../../src/activities/ledger.js';
+import { loadConfig } from '../../src/config.js';
+import { openPGlite } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrations.js';
+import { CreditLedger } from '../../src/ledger/ledger.js';
+import { resolveTemporalTestServer } from '../../src/toolchain/temporal.js';
+import { paidFixtureWorkflow, paidStateQuery } from '../fixtures/workflows.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const config = loadConfig();
+const executable = await resolveTemporalTestServer({ cacheDir: config.toolCacheDir, log: console.log });
+const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
+const db = await openPGlite();
+await migrate(db);
+const ledger = new CreditLedger(db);
+await ledger.openAccount('acct-replay', 10);
+
+const worker = await Worker.create({
+  connection: env.nativeConnection,
+  taskQueue: 'record',
+  workflowsPath: path.join(here, '../fixtures/workflows.ts'),
+  activities: {
+    ...createLedgerActivities({ ledger }),
+    ...createAlertActivities({ channels: [{ name: 'none', send: async () => undefined }], temporalUiUrl: 'http://ui', namespace: 'default' }),
+    performStep: async (name: string) => {
+      if (name === 'fail') throw ApplicationFailure.nonRetryable('recorded failure', 'RecordedFailure');
+      return `${name} done`;
+    },
+  },
+});
+
+const scenarios: Record<string, string[]> = {
+  succeeded: ['moderate', 'animate'],
+  'failed-refunded': ['moderate', 'fail'],
+  cancelled: ['moderate', 'sleep:2 days'],
+};
+
+await worker.runUntil(async () => {
+  for (const [name, steps] of Object.entries(scenarios)) {
+    const handle = await env.client.workflow.start(paidFixtureWorkflow, {
+      taskQueue: 'record',
+      workflowId: `replay-${name}`,
+      args: [{ accountId: 'acct-replay', steps }],
+    });
+    if (name === 'cancelled') {
+      while ((await handle.query(paidStateQuery)).step !== 'sleep:2 days') await new Promise((r) => setTimeout(r, 50));
+      await handle.cancel();
+    }
+    await handle.result().catch(() => undefined);
+    const file = path.join(here, `paid-work-${name}.json`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    console.log(`recorded ${file}`);
+  }
+});
+await env.teardown();
+await db.close();

@@ -1,0 +1,29 @@
+/** Recorded histories replay on today's workflow code: a change that breaks runs in flight fails here. */
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker } from '@temporalio/worker';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { bundle } from '../support/temporal.js';
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+const load = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
+
+describe('replay of recorded histories', () => {
+  it('has histories to replay', () => {
+    expect(files).toEqual(['paid-work-cancelled.json', 'paid-work-failed-refunded.json', 'paid-work-succeeded.json']);
+  });
+
+  it.each(files)('%s replays without nondeterminism', async (file) => {
+    await Worker.runReplayHistory({ workflowBundle: await bundle() }, await load(file));
+  });
+
+  it('would catch a nondeterministic change', async () => {
+    const changed = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/workflows-changed.ts');
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: await bundle(changed) }, await load('paid-work-succeeded.json')),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
