@@ -26,3 +26,12 @@ export function bundle(workflowsPath: string = fixtureWorkflowsPath): Promise<Wo
   }
   return bundles.get(workflowsPath)!;
 }
+
+/** The Temporal CLI binary resolved by the global setup (built or cached on this machine). */
+export function temporalCliPath(): string {
+  const exe = inject('temporalCli');
+  if (exe.type !== 'existing-path') {
+    throw new Error('These tests run the Temporal CLI binary itself; build it with Go (see README) or set TEMPORAL_CLI_PATH');
+  }
+  return exe.path;
+}
