@@ -12,8 +12,18 @@ import { startEmbeddedTemporal, type EmbeddedTemporal } from '../temporal/dev-se
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
 import { installTemporalRuntime } from '../worker.js';
 
+function loadConfigOrExit() {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\nSee .env.example for every setting and its default.\n`);
+    process.exit(1);
+  }
+}
+
 async function main() {
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(config.logLevel);
   const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -78,7 +88,7 @@ async function main() {
     say(`  Storage:      ${config.storage.driver === 'local' ? config.storage.root : `s3://${config.storage.bucket}`}`);
     say('Press Ctrl-C to stop.');
   } catch (err) {
-    if (err instanceof PortsTakenError || err instanceof ConfigError) {
+    if (err instanceof PortsTakenError) {
       process.stderr.write(`${err.message}\n`);
     } else {
       logger.error('start failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

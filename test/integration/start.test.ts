@@ -1,0 +1,142 @@
+/**
+ * `npm start` as a user runs it: the embedded stack comes up and prints its URLs, answers /readyz
+ * and serves the Temporal UI; Ctrl-C leaves nothing listening; a second start reuses the data;
+ * a port already taken gives a clear message; even a SIGKILL leaves no orphan Temporal server.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { portIsFree } from '../../src/temporal/ports.js';
+import { freePort } from '../support/processes.js';
+import { temporalCliPath } from '../support/temporal.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+let env: Record<string, string>;
+let ports: { app: number; temporal: number; ui: number };
+
+beforeAll(async () => {
+  ports = { app: await freePort(), temporal: await freePort(), ui: await freePort() };
+  env = {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? os.homedir(),
+    PORT: String(ports.app),
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'stickerflow-start-')),
+    TEMPORAL_CLI_PATH: temporalCliPath(),
+    LOG_LEVEL: 'warn',
+  };
+});
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function launch(extraEnv: Record<string, string> = {}): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/start.ts'], {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+async function untilRunning(s: Started, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!s.output().includes('Press Ctrl-C to stop.')) {
+    if (s.child.exitCode !== null) throw new Error(`start exited early:\n${s.output()}`);
+    if (Date.now() > deadline) throw new Error(`start did not get ready:\n${s.output()}`);
+    await sleep(200);
+  }
+}
+
+async function allPortsFree(): Promise<boolean> {
+  const free = await Promise.all([ports.app, ports.temporal, ports.ui].map((p) => portIsFree(p)));
+  return free.every(Boolean);
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) return false;
+    await sleep(200);
+  }
+  return true;
+}
+
+describe('npm start (embedded stack)', () => {
+  it('starts, prints its URLs, is ready, serves the Temporal UI, and Ctrl-C stops everything', async () => {
+    const s = launch();
+    await untilRunning(s);
+    expect(s.output()).toContain(`App:          http://localhost:${ports.app}`);
+    expect(s.output()).toContain(`Temporal UI:  http://localhost:${ports.ui}`);
+
+    const ready = await fetch(`http://127.0.0.1:${ports.app}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ checks: { temporal: 'ok', database: 'ok' } });
+    expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+    // Leave a workflow behind (on a queue no worker polls) to find again after the restart.
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    await new Client({ connection }).workflow.start('parkedWorkflow', { taskQueue: 'nobody-polls-this', workflowId: 'survives-restart' });
+    await connection.close();
+
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(await allPortsFree()).toBe(true);
+  });
+
+  it('a second start continues on the same data', async () => {
+    const s = launch();
+    await untilRunning(s);
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    const description = await new Client({ connection }).workflow.getHandle('survives-restart').describe();
+    expect(description.status.name).toBe('RUNNING');
+    await connection.close();
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(await allPortsFree()).toBe(true);
+  });
+
+  it('refuses to start on a taken port with a clear message, not a stack trace', async () => {
+    const blocker = net.createServer().listen(ports.app, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    try {
+      const s = launch();
+      expect(await s.exited).toBe(1);
+      expect(s.output()).toContain(`${ports.app} (stickerflow API and pages)`);
+      expect(s.output()).toContain('set PORT to another port');
+      expect(s.output()).not.toMatch(/\n\s+at /);
+      expect(await portIsFree(ports.temporal)).toBe(true);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('refuses a bad configuration by variable name', async () => {
+    const s = launch({ TEMPORAL_UI_PORT: 'not-a-port' });
+    expect(await s.exited).toBe(1);
+    expect(s.output()).toContain('TEMPORAL_UI_PORT');
+    expect(s.output()).not.toMatch(/\n\s+at /);
+  });
+
+  it('leaves no Temporal server behind even when killed with SIGKILL', async () => {
+    const s = launch();
+    await untilRunning(s);
+    s.child.kill('SIGKILL');
+    await s.exited;
+    expect(await eventually(allPortsFree)).toBe(true);
+  });
+});
