@@ -4,40 +4,20 @@
  * SIGTERM) stops everything it started; a restart continues on the same data.
  */
 import type { Server } from 'node:http';
-import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openServices, startApi, startWorker, type Services } from '../services.js';
 import { connectClient, connectWorker } from '../temporal/connection.js';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../temporal/dev-server.js';
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
 import { installTemporalRuntime } from '../worker.js';
-
-function loadConfigOrExit() {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\nSee .env.example for every setting and its default.\n`);
-    process.exit(1);
-  }
-}
+import { loadConfigOrExit, shutdownOnSignals, temporalTarget } from './process.js';
 
 async function main() {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   installTemporalRuntime(config.logLevel);
   const say = (line: string) => process.stdout.write(`${line}\n`);
-  const stops: (() => Promise<unknown>)[] = [];
-  let stopping = false;
-  const stopAll = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('\nStopping stickerflow…');
-    for (const stop of stops.reverse()) await stop().catch((e) => logger.warn('stop failed', { error: String(e) }));
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
+  const { onStop, stopAll } = shutdownOnSignals(logger, say);
 
   try {
     const embedded = !config.temporal.address;
@@ -55,16 +35,16 @@ async function main() {
     if (embedded) {
       say(`Starting the Temporal dev server (data in ${config.dataDir})…`);
       temporal = await startEmbeddedTemporal(config, say);
-      stops.push(() => temporal!.stop());
+      onStop(() => temporal!.stop());
     }
-    const target = { ...config.temporal, address: config.temporal.address ?? temporal!.address };
+    const target = temporalTarget(config);
 
     const services: Services = await openServices(config);
-    stops.push(() => services.close());
+    onStop(() => services.close());
 
     const worker = await startWorker(config, services, await connectWorker(target));
     const workerDone = worker.run();
-    stops.push(async () => {
+    onStop(async () => {
       worker.shutdown();
       await workerDone;
     });
@@ -74,9 +54,9 @@ async function main() {
     });
 
     const client = await connectClient(target);
-    stops.push(() => client.connection.close());
+    onStop(() => client.connection.close());
     const server: Server = await startApi(config, services, client, logger);
-    stops.push(() => new Promise((resolve) => server.close(resolve)));
+    onStop(() => new Promise((resolve) => server.close(resolve)));
     server.closeIdleConnections?.();
 
     say('');

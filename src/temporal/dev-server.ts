@@ -88,7 +88,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTe
   } catch (err) {
     await stop();
     const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-    throw new Error(`The Temporal dev server did not become ready (${(err as Error).message}). Its log (${logFile}) ends:\n${tail}`);
+    throw new Error(`The Temporal dev server did not become ready (${(err as Error).message}). Its log (${logFile}) ends:\n${tail}`, {
+      cause: err,
+    });
   } finally {
     if (client !== 'exited') await client.connection.close();
   }

@@ -4,7 +4,7 @@
  * files is that a change which breaks a workflow already in flight fails the replay tests.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { writeFile } from 'node:fs/promises';

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// Runs before `npm start` and `npm test` (their pre-scripts) with whatever Node the machine has:
+// installs the npm dependencies when they are missing or older than package-lock.json (this also
+// brings the pinned Node 22 that the scripts then run on), and, for tests, the Debian packages
+// the test servers need when they are missing. Everything else (Temporal CLI, Temporal test
+// server, S3 server) is built into the tool cache by the code that first needs it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+const purpose = process.argv[2] ?? 'start';
+const say = (m) => process.stdout.write(`[setup] ${m}\n`);
+
+const lockHash = createHash('sha256').update(readFileSync('package-lock.json')).digest('hex');
+const stamp = 'node_modules/.stickerflow-lock-hash';
+if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
+  say('installing npm dependencies (npm ci)…');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+  writeFileSync(stamp, lockHash);
+}
+
+if (purpose === 'test') {
+  // Debian package → a file it installs, to tell whether it is present.
+  const wanted = { postgresql: '/usr/lib/postgresql' };
+  const missing = Object.entries(wanted).filter(([, f]) => !existsSync(f)).map(([p]) => p);
+  if (missing.length) {
+    const root = process.getuid?.() === 0;
+    if (!root || !existsSync('/usr/bin/apt-get')) {
+      console.error(`Missing Debian packages for the tests: ${missing.join(' ')}\nInstall them: sudo apt-get install -y ${missing.join(' ')}`);
+      process.exit(1);
+    }
+    say(`installing Debian packages: ${missing.join(' ')}`);
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+}

@@ -1,0 +1,22 @@
+/** `npm run api`: the HTTP API and pages on their own, for production. Scale behind a load balancer. */
+import { createLogger } from '../logger.js';
+import { openServices, startApi } from '../services.js';
+import { connectClient } from '../temporal/connection.js';
+import { loadConfigOrExit, requireSharedDatabase, shutdownOnSignals, temporalTarget } from './process.js';
+
+const config = loadConfigOrExit();
+requireSharedDatabase(config, 'api');
+const logger = createLogger(config.logLevel);
+const { onStop, stopAll } = shutdownOnSignals(logger, (l) => logger.info(l));
+try {
+  const services = await openServices(config);
+  onStop(() => services.close());
+  const client = await connectClient(temporalTarget(config));
+  onStop(() => client.connection.close());
+  const server = await startApi(config, services, client, logger);
+  onStop(() => new Promise((resolve) => server.close(resolve)));
+  logger.info('api listening', { url: config.http.publicUrl });
+} catch (err) {
+  logger.error('api failed to start', { error: err instanceof Error ? err.message : String(err) });
+  await stopAll(1);
+}
