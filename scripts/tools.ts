@@ -1,15 +1,25 @@
 /**
  * `npm run tools`: builds or fetches every heavy tool into the per-machine cache now, rather than
- * on first use, and prints where each one is (CI runs this before the tests).
+ * on first use, and prints where each one is. With `--env`, prints `NAME=path` lines for shell
+ * scripts (CI) and sends progress to stderr.
  */
 import { loadConfig } from '../src/config.js';
-import { resolveTemporalCli, resolveTemporalTestServer } from '../src/toolchain/temporal.js';
 import { ensureGoTool } from '../src/toolchain/install.js';
+import { resolveTemporalCli, resolveTemporalTestServer } from '../src/toolchain/temporal.js';
 import { VERSITYGW } from '../test/support/processes.js';
 
+const asEnv = process.argv.includes('--env');
 const config = loadConfig();
-const log = (l: string) => console.log(l);
-const show = (name: string, exe: { type: string; path?: string }) => console.log(`${name.padEnd(22)} ${exe.path ?? `(${exe.type})`}`);
-show('temporal (dev server)', await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.toolCacheDir, log }));
-show('temporal test server', await resolveTemporalTestServer({ explicitPath: config.temporal.testServerPath, cacheDir: config.toolCacheDir, log }));
-show('versitygw (S3, tests)', { type: 'existing-path', path: await ensureGoTool(VERSITYGW, config.toolCacheDir, log) });
+const log = (l: string) => (asEnv ? process.stderr : process.stdout).write(`${l}\n`);
+const where = (exe: { type: string; path?: string }) => exe.path ?? `(${exe.type})`;
+
+const tools = {
+  TEMPORAL_CLI_PATH: where(await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.toolCacheDir, log })),
+  TEMPORAL_TEST_SERVER_PATH: where(
+    await resolveTemporalTestServer({ explicitPath: config.temporal.testServerPath, cacheDir: config.toolCacheDir, log }),
+  ),
+  VERSITYGW_PATH: await ensureGoTool(VERSITYGW, config.toolCacheDir, log),
+};
+for (const [name, path] of Object.entries(tools)) {
+  process.stdout.write(asEnv ? `${name}=${path}\n` : `${name.padEnd(26)} ${path}\n`);
+}
