@@ -32,7 +32,7 @@ export function shutdownOnSignals(logger: Logger, announce: (line: string) => vo
 export function requireSharedDatabase(config: Config, role: string): void {
   if (!config.databaseUrl) {
     process.stderr.write(
-      `npm run ${role} runs as its own process and needs PostgreSQL: set DATABASE_URL.\n` +
+      `The ${role} runs as its own process and needs PostgreSQL: set DATABASE_URL.\n` +
         'The embedded database is for `npm start`, which runs everything in one process.\n',
     );
     process.exit(1);
