@@ -4,18 +4,14 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startDevServer, type EmbeddedTemporal } from '../../src/temporal/dev-server.js';
-import { freePort } from '../support/processes.js';
+import { eventually, freePort, launchEntry } from '../support/processes.js';
 import { temporalCliPath } from '../support/temporal.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let server: EmbeddedTemporal;
 let env: Record<string, string>;
 
@@ -40,21 +36,10 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-function launch(entry: string, extra: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${entry}.ts`], { cwd: root, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  return { child, exited, output: () => out };
-}
+const launch = (entry: string, extra: Record<string, string> = {}) => launchEntry(entry, { ...env, ...extra });
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
+async function until(check: () => Promise<boolean>, what: string) {
+  if (!(await eventually(check, 60_000))) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('worker and API as separate processes', () => {

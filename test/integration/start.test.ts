@@ -4,19 +4,16 @@
  * a port already taken gives a clear message; even a SIGKILL leaves no orphan Temporal server.
  */
 import { Client, Connection } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { portIsFree } from '../../src/temporal/ports.js';
-import { freePort } from '../support/processes.js';
+import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
 import { temporalCliPath } from '../support/temporal.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let env: Record<string, string>;
 let ports: { app: number; temporal: number; ui: number };
 
@@ -34,26 +31,9 @@ beforeAll(async () => {
   };
 });
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
+const launch = (extraEnv: Record<string, string> = {}) => launchEntry('start', { ...env, ...extraEnv });
 
-function launch(extraEnv: Record<string, string> = {}): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/bin/start.ts'], {
-    cwd: root,
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function untilRunning(s: Started, timeoutMs = 90_000) {
+async function untilRunning(s: Launched, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
   while (!s.output().includes('Press Ctrl-C to stop.')) {
     if (s.child.exitCode !== null) throw new Error(`start exited early:\n${s.output()}`);
@@ -65,15 +45,6 @@ async function untilRunning(s: Started, timeoutMs = 90_000) {
 async function allPortsFree(): Promise<boolean> {
   const free = await Promise.all([ports.app, ports.temporal, ports.ui].map((p) => portIsFree(p)));
   return free.every(Boolean);
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) return false;
-    await sleep(200);
-  }
-  return true;
 }
 
 describe('npm start (embedded stack)', () => {

@@ -4,6 +4,7 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureGoTool, isExecutable, run, type Log } from '../../src/toolchain/install.js';
 
@@ -112,4 +113,31 @@ export async function startS3Server(cacheDir: string, log: Log): Promise<Running
   );
   await waitForPort(port, child, 'versitygw');
   return { url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+export interface Launched {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs one of our entry points (`src/bin/<entry>.ts`) as a user would, collecting its output. */
+export function launchEntry(entry: string, env: Record<string, string>): Launched {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${entry}.ts`], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, output: () => out, exited };
+}
+
+/** Polls `check` (a throw counts as "not yet") until it holds; false when time runs out. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) return false;
+    await sleep(200);
+  }
+  return true;
 }
