@@ -4,6 +4,7 @@
  * itself and pass TEST_DATABASE_URL / TEST_S3_ENDPOINT; otherwise they are started here.
  */
 import type { EphemeralServerExecutable } from '@temporalio/testing';
+import type { ProvidedContext } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../../src/config.js';
 import { resolveTemporalCli, resolveTemporalTestServer } from '../../src/toolchain/temporal.js';
@@ -27,23 +28,35 @@ export default async function setup(project: TestProject) {
   const temporalTestServer = await resolveTemporalTestServer({ explicitPath: config.temporal.testServerPath, cacheDir, log });
 
   const started: Running[] = [];
-  let postgresUrl = process.env.TEST_DATABASE_URL;
-  if (!postgresUrl) {
-    const pg = await startPostgres();
-    started.push(pg);
-    postgresUrl = pg.url;
-  }
-  let s3 = process.env.TEST_S3_ENDPOINT
-    ? {
-        endpoint: process.env.TEST_S3_ENDPOINT,
-        accessKeyId: process.env.TEST_S3_ACCESS_KEY_ID ?? S3_TEST_CREDENTIALS.accessKeyId,
-        secretAccessKey: process.env.TEST_S3_SECRET_ACCESS_KEY ?? S3_TEST_CREDENTIALS.secretAccessKey,
-      }
-    : undefined;
-  if (!s3) {
-    const server = await startS3Server(cacheDir, log);
-    started.push(server);
-    s3 = { endpoint: server.url, ...S3_TEST_CREDENTIALS };
+  const stopAll = async () => {
+    for (const s of started) await s.stop();
+  };
+  let postgresUrl: string;
+  let s3: ProvidedContext['s3'];
+  try {
+    const givenUrl = process.env.TEST_DATABASE_URL;
+    if (givenUrl) postgresUrl = givenUrl;
+    else {
+      const pg = await startPostgres();
+      started.push(pg);
+      postgresUrl = pg.url;
+    }
+    const givenS3 = process.env.TEST_S3_ENDPOINT
+      ? {
+          endpoint: process.env.TEST_S3_ENDPOINT,
+          accessKeyId: process.env.TEST_S3_ACCESS_KEY_ID ?? S3_TEST_CREDENTIALS.accessKeyId,
+          secretAccessKey: process.env.TEST_S3_SECRET_ACCESS_KEY ?? S3_TEST_CREDENTIALS.secretAccessKey,
+        }
+      : undefined;
+    if (givenS3) s3 = givenS3;
+    else {
+      const server = await startS3Server(cacheDir, log);
+      started.push(server);
+      s3 = { endpoint: server.url, ...S3_TEST_CREDENTIALS };
+    }
+  } catch (err) {
+    await stopAll(); // a server started before the failure must not outlive the run
+    throw err;
   }
 
   project.provide('temporalCli', temporalCli);
@@ -52,7 +65,5 @@ export default async function setup(project: TestProject) {
   project.provide('s3', s3);
   project.provide('toolCacheDir', cacheDir);
 
-  return async () => {
-    for (const s of started) await s.stop();
-  };
+  return stopAll;
 }
