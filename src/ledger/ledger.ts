@@ -147,7 +147,11 @@ export class CreditLedger {
          ORDER BY id LIMIT 1`,
         [req.idempotencyKey, req.chargeKey],
       );
-      if (seen) return refundFrom(seen);
+      const answersThisCharge = seen && (seen.kind === 'refund' || seen.kind === 'void') && seen.charge_key === req.chargeKey;
+      if (answersThisCharge) return refundFrom(seen);
+      if (seen) {
+        throw new LedgerError('IdempotencyKeyReused', `key ${req.idempotencyKey} was already used for a different ${seen.kind}`);
+      }
       return this.db.transaction(async (tx) => {
         const [charge] = await tx.query<EntryRow>(
           `SELECT * FROM ledger_entries WHERE idempotency_key = $1 AND kind = 'charge'`,

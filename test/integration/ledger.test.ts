@@ -88,6 +88,7 @@ describe.each(engines)('CreditLedger on %s', (_name, open) => {
     const key = randomUUID();
     await ledger.grant({ accountId: id, amount: 1, idempotencyKey: key, reason: 'gift' });
     await expectLedgerError(charge(id, key), 'IdempotencyKeyReused');
+    await expectLedgerError(ledger.refund({ chargeKey: randomUUID(), idempotencyKey: key, reason: 'r' }), 'IdempotencyKeyReused');
   });
 
   it('refunds a charge once, whatever key each refund carries', async () => {
