@@ -64,3 +64,12 @@ export async function startApi(config: Config, services: Services, temporal: Cli
   });
   return server;
 }
+
+/** Stops accepting, lets requests in flight finish for a moment, then closes what is left. */
+export async function stopHttpServer(server: Server, graceMs = 5000): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}

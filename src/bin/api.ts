@@ -1,6 +1,6 @@
 /** `npm run api`: the HTTP API and pages on their own, for production. Scale behind a load balancer. */
 import { createLogger } from '../logger.js';
-import { openServices, startApi } from '../services.js';
+import { openServices, startApi, stopHttpServer } from '../services.js';
 import { connectClient } from '../temporal/connection.js';
 import { loadConfigOrExit, requireSharedDatabase, shutdownOnSignals, temporalTarget } from './process.js';
 
@@ -14,7 +14,7 @@ try {
   const client = await connectClient(temporalTarget(config));
   onStop(() => client.connection.close());
   const server = await startApi(config, services, client, logger);
-  onStop(() => new Promise((resolve) => server.close(resolve)));
+  onStop(() => stopHttpServer(server));
   logger.info('api listening', { url: config.http.publicUrl });
 } catch (err) {
   logger.error('api failed to start', { error: err instanceof Error ? err.message : String(err) });

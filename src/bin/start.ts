@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { createLogger } from '../logger.js';
-import { openServices, startApi, startWorker, type Services } from '../services.js';
+import { openServices, startApi, stopHttpServer, startWorker, type Services } from '../services.js';
 import { connectClient, connectWorker } from '../temporal/connection.js';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../temporal/dev-server.js';
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
@@ -42,7 +42,9 @@ async function main() {
     const services: Services = await openServices(config);
     onStop(() => services.close());
 
-    const worker = await startWorker(config, services, await connectWorker(target));
+    const workerConnection = await connectWorker(target);
+    onStop(() => workerConnection.close());
+    const worker = await startWorker(config, services, workerConnection);
     const workerDone = worker.run();
     onStop(async () => {
       worker.shutdown();
@@ -56,8 +58,7 @@ async function main() {
     const client = await connectClient(target);
     onStop(() => client.connection.close());
     const server: Server = await startApi(config, services, client, logger);
-    onStop(() => new Promise((resolve) => server.close(resolve)));
-    server.closeIdleConnections?.();
+    onStop(() => stopHttpServer(server));
 
     say('');
     say('stickerflow is running');

@@ -17,7 +17,9 @@ try {
   const services = await openServices(config);
   onStop(() => services.close());
   const target = temporalTarget(config);
-  const worker = await startWorker(config, services, await connectWorker(target));
+  const connection = await connectWorker(target);
+  onStop(() => connection.close());
+  const worker = await startWorker(config, services, connection);
   const done = worker.run();
   onStop(async () => {
     worker.shutdown();
