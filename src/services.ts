@@ -4,7 +4,6 @@
  */
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { createAlertChannels } from './alerts/index.js';
 import { createApp } from './api/app.js';
@@ -14,7 +13,7 @@ import { migrate } from './db/migrations.js';
 import { CreditLedger } from './ledger/ledger.js';
 import type { Logger } from './logger.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
-import { temporalAnswers } from './temporal/connection.js';
+import { connectWorker, temporalAnswers, type TemporalTarget } from './temporal/connection.js';
 import { createWorker } from './worker.js';
 
 export interface Services {
@@ -35,8 +34,16 @@ export async function openServices(config: Config): Promise<Services> {
   };
 }
 
-export function startWorker(config: Config, services: Services, connection: NativeConnection): Promise<Worker> {
-  return createWorker({
+export interface RunningWorker {
+  /** Settles when the worker stops; rejects if it dies. */
+  done: Promise<void>;
+  /** Drains in-flight tasks, then closes the connection. */
+  stop(): Promise<void>;
+}
+
+export async function launchWorker(config: Config, services: Services, target: TemporalTarget): Promise<RunningWorker> {
+  const connection = await connectWorker(target);
+  const worker = await createWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
@@ -47,6 +54,15 @@ export function startWorker(config: Config, services: Services, connection: Nati
       namespace: config.temporal.namespace,
     }),
   });
+  const done = worker.run();
+  return {
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+      await connection.close();
+    },
+  };
 }
 
 export async function startApi(config: Config, services: Services, temporal: Client, logger: Logger): Promise<Server> {

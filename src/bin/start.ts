@@ -5,8 +5,8 @@
  */
 import type { Server } from 'node:http';
 import { createLogger } from '../logger.js';
-import { openServices, startApi, stopHttpServer, startWorker, type Services } from '../services.js';
-import { connectClient, connectWorker } from '../temporal/connection.js';
+import { launchWorker, openServices, startApi, stopHttpServer, type Services } from '../services.js';
+import { connectClient } from '../temporal/connection.js';
 import { startEmbeddedTemporal, type EmbeddedTemporal } from '../temporal/dev-server.js';
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
 import { installTemporalRuntime } from '../worker.js';
@@ -42,15 +42,9 @@ async function main() {
     const services: Services = await openServices(config);
     onStop(() => services.close());
 
-    const workerConnection = await connectWorker(target);
-    onStop(() => workerConnection.close());
-    const worker = await startWorker(config, services, workerConnection);
-    const workerDone = worker.run();
-    onStop(async () => {
-      worker.shutdown();
-      await workerDone;
-    });
-    workerDone.catch((err) => {
+    const worker = await launchWorker(config, services, target);
+    onStop(() => worker.stop());
+    worker.done.catch((err) => {
       logger.error('worker stopped unexpectedly', { error: String(err) });
       void stopAll(1);
     });

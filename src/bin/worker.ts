@@ -3,8 +3,7 @@
  * PostgreSQL). Scale by running more of them.
  */
 import { createLogger } from '../logger.js';
-import { openServices, startWorker } from '../services.js';
-import { connectWorker } from '../temporal/connection.js';
+import { launchWorker, openServices } from '../services.js';
 import { installTemporalRuntime } from '../worker.js';
 import { loadConfigOrExit, requireSharedDatabase, shutdownOnSignals, temporalTarget } from './process.js';
 
@@ -17,16 +16,10 @@ try {
   const services = await openServices(config);
   onStop(() => services.close());
   const target = temporalTarget(config);
-  const connection = await connectWorker(target);
-  onStop(() => connection.close());
-  const worker = await startWorker(config, services, connection);
-  const done = worker.run();
-  onStop(async () => {
-    worker.shutdown();
-    await done;
-  });
+  const worker = await launchWorker(config, services, target);
+  onStop(() => worker.stop());
   logger.info('worker running', { temporal: target.address, namespace: target.namespace, taskQueue: config.temporal.taskQueue });
-  await done.catch((err) => {
+  await worker.done.catch((err) => {
     logger.error('worker stopped unexpectedly', { error: String(err) });
     return stopAll(1);
   });
