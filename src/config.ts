@@ -53,6 +53,11 @@ const schema = z
     PUSHOVER_API_URL: z.url().default('https://api.pushover.net/1/messages.json'),
 
     STARTER_CREDITS: z.coerce.number().int().min(0).default(3),
+    COOKIE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    MODEL_BACKEND: z.enum(['local']).default('local'),
+    FFMPEG_PATH: z.string().default('ffmpeg'),
+    MAX_UPLOAD_MB: z.coerce.number().positive().max(200).default(20),
+    MAX_PHOTO_MEGAPIXELS: z.coerce.number().positive().max(500).default(40),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
@@ -111,6 +116,10 @@ export interface Config {
     pushover?: { token: string; user: string; apiUrl: string };
   };
   starterCredits: number;
+  /** Signs the customer cookie. Unset: a random one kept under DATA_DIR (fine for one machine). */
+  cookieSecret?: string;
+  models: { backend: 'local' };
+  media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number };
 }
 
 export class ConfigError extends Error {
@@ -177,6 +186,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     starterCredits: e.STARTER_CREDITS,
+    cookieSecret: e.COOKIE_SECRET,
+    models: { backend: e.MODEL_BACKEND },
+    media: {
+      ffmpegPath: e.FFMPEG_PATH,
+      maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
+      maxPhotoPixels: Math.round(e.MAX_PHOTO_MEGAPIXELS * 1e6),
+    },
   };
 }
 
@@ -197,6 +213,7 @@ export function redactConfig(config: Config): unknown {
   return {
     ...config,
     temporal: { ...config.temporal, apiKey: mask(config.temporal.apiKey) },
+    cookieSecret: mask(config.cookieSecret),
     databaseUrl: maskPassword(config.databaseUrl),
     storage:
       config.storage.driver === 's3'

@@ -2,11 +2,20 @@
  * The composition root: opens the adapters the configuration names and hands out what each
  * process needs. The worker, the API and the embedded stack all start from here.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createActivities } from './activities/index.js';
 import { createAlertChannels } from './alerts/index.js';
+import { AnimationRepository } from './animations/repository.js';
+import { animationRoutes } from './api/animations.js';
 import { createApp } from './api/app.js';
+import { customerRoutes } from './api/customers.js';
+import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
+import { Customers } from './customers/customers.js';
+import { createModelBackend } from './models/index.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
@@ -20,18 +29,38 @@ export interface Services {
   db: Database;
   ledger: CreditLedger;
   blobs: BlobStore;
+  customers: Customers;
+  animations: AnimationRepository;
+  cookieKeys: string[];
   close(): Promise<void>;
 }
 
 export async function openServices(config: Config): Promise<Services> {
   const db = await openDatabase(config);
   await migrate(db);
+  const ledger = new CreditLedger(db);
   return {
     db,
-    ledger: new CreditLedger(db),
+    ledger,
     blobs: createBlobStore(config.storage),
+    customers: new Customers(db, ledger, config.starterCredits),
+    animations: new AnimationRepository(db),
+    cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(config.dataDir, 'secrets', 'cookie-secret')))],
     close: () => db.close(),
   };
+}
+
+/** A random secret kept in a private file, made on first use: for one machine without COOKIE_SECRET. */
+async function localSecret(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const secret = randomBytes(32).toString('base64url');
+    // 'wx': if another process made it first, keep theirs.
+    await writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await readFile(file, 'utf8')).trim();
+  }
 }
 
 export interface RunningWorker {
@@ -52,6 +81,9 @@ export async function launchWorker(config: Config, services: Services, target: T
       alertChannels: createAlertChannels(config.alerts),
       temporalUiUrl: config.temporal.uiUrl,
       namespace: config.temporal.namespace,
+      blobs: services.blobs,
+      models: createModelBackend(config.models),
+      ffmpegPath: config.media.ffmpegPath,
     }),
   });
   const done = worker.run();
@@ -68,9 +100,21 @@ export async function launchWorker(config: Config, services: Services, target: T
 export async function startApi(config: Config, services: Services, temporal: Client, logger: Logger): Promise<Server> {
   const app = createApp({
     logger,
+    keys: services.cookieKeys,
     probes: [
       { name: 'temporal', check: () => temporalAnswers(temporal) },
       { name: 'database', check: async () => (await services.db.query('SELECT 1 AS ok')).length === 1 },
+    ],
+    routers: [
+      customerRoutes(services),
+      animationRoutes({
+        ...services,
+        temporal,
+        taskQueue: config.temporal.taskQueue,
+        publicUrl: config.http.publicUrl,
+        maxUploadBytes: config.media.maxUploadBytes,
+        photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
+      }),
     ],
   });
   const server = app.listen({ port: config.http.port, host: config.http.host });

@@ -4,7 +4,10 @@
  */
 import type { AlertChannel } from '../alerts/port.js';
 import type { CreditLedger } from '../ledger/ledger.js';
+import type { ModelBackend } from '../models/port.js';
+import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
+import { createAnimationActivities } from './animation.js';
 import { createLedgerActivities } from './ledger.js';
 
 export interface ActivityDeps {
@@ -12,12 +15,16 @@ export interface ActivityDeps {
   alertChannels: AlertChannel[];
   temporalUiUrl: string;
   namespace: string;
+  blobs: BlobStore;
+  models: ModelBackend;
+  ffmpegPath: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createLedgerActivities(deps),
     ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
+    ...createAnimationActivities(deps),
   };
 }
 

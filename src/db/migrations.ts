@@ -42,6 +42,32 @@ export const migrations: Migration[] = [
       CREATE INDEX ledger_entries_account ON ledger_entries (account_id, id);
     `,
   },
+  {
+    version: 2,
+    name: 'customers, api keys, animations',
+    sql: `
+      -- A customer is also a ledger account with the same id.
+      CREATE TABLE customers (
+        id          TEXT PRIMARY KEY,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      -- Only a hash of each API key is kept; the key is shown once, when issued.
+      CREATE TABLE api_keys (
+        key_hash     TEXT PRIMARY KEY,
+        customer_id  TEXT NOT NULL REFERENCES customers(id),
+        created_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      -- The durable state of an animation lives in its workflow; this maps ids, keys and tokens.
+      CREATE TABLE animations (
+        id               TEXT PRIMARY KEY,
+        customer_id      TEXT NOT NULL REFERENCES customers(id),
+        idempotency_key  TEXT,
+        viewer_token     TEXT NOT NULL UNIQUE,
+        created_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+        UNIQUE (customer_id, idempotency_key)
+      );
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

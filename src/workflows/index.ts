@@ -2,4 +2,4 @@
  * The workflow bundle's entry: every workflow type the worker runs is exported here.
  * Workflow code is pure orchestration (see eslint.config.js): no Node built-ins, no config, no clock.
  */
-export {};
+export { AnimationWorkflow } from './animation/workflow.js';

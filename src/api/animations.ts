@@ -1,0 +1,198 @@
+/**
+ * The animation routes (PRODUCT.md §4). Thin: identify the customer, validate and store the
+ * photo, start the workflow, and read its status through a query. Nothing here decides anything
+ * the workflow decides.
+ */
+import Router from '@koa/router';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { PassThrough } from 'node:stream';
+import type { AnimationRecord, AnimationRepository } from '../animations/repository.js';
+import type { Customers } from '../customers/customers.js';
+import type { CreditLedger } from '../ledger/ledger.js';
+import { inspectPhoto, normalizePhoto, PhotoRejected, type PhotoLimits } from '../media/photo.js';
+import type { BlobStore } from '../storage/port.js';
+import {
+  animationEventsQuery,
+  animationStatusQuery,
+  animationWorkflowId,
+  ANIMATION_WORKFLOW_TYPE,
+  type AnimationInput,
+  type AnimationStatus,
+} from '../workflows/animation/api.js';
+import { HttpError } from './errors.js';
+import { identify } from './identity.js';
+import { receiveFile } from './multipart.js';
+
+export interface AnimationRoutesDeps {
+  temporal: Client;
+  taskQueue: string;
+  customers: Customers;
+  ledger: CreditLedger;
+  animations: AnimationRepository;
+  blobs: BlobStore;
+  publicUrl: string;
+  maxUploadBytes: number;
+  photoLimits: PhotoLimits;
+  /** How often the event stream asks the workflow for news. */
+  eventPollMs?: number;
+}
+
+const ID = /^an_[A-Za-z0-9_-]{22}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+export function animationRoutes(deps: AnimationRoutesDeps): Router {
+  const router = new Router();
+
+  const links = (r: AnimationRecord) => ({
+    self: `/api/animations/${r.id}`,
+    events: `/api/animations/${r.id}/events`,
+    viewer: `/a/${r.viewerToken}`,
+  });
+  const accepted = (r: AnimationRecord) => ({ id: r.id, status: 'running', links: links(r) });
+
+  const load = async (id: string) => {
+    const record = ID.test(id) ? await deps.animations.get(id) : undefined;
+    if (!record) throw new HttpError(404, 'not_found', 'no animation with that id');
+    return record;
+  };
+
+  router.post('/api/animations', async (ctx) => {
+    const key = ctx.get('idempotency-key') || undefined;
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new HttpError(400, 'bad_idempotency_key', 'Idempotency-Key must be 1–200 printable ASCII characters');
+    }
+    const { customerId } = await identify(ctx, deps.customers);
+    const previous = key ? await deps.animations.findByKey(customerId, key) : undefined;
+    if (previous) {
+      ctx.req.resume(); // the same request again: answer as before, start nothing
+      ctx.status = 202;
+      ctx.body = accepted(previous);
+      return;
+    }
+    const credits = await deps.ledger.balance(customerId);
+    if (credits < 1) {
+      ctx.req.resume();
+      throw new HttpError(402, 'insufficient_credit', 'no credit left: an animation costs 1 credit');
+    }
+
+    const upload = await receiveFile(ctx, 'photo', deps.maxUploadBytes);
+    try {
+      await inspectPhoto(upload.path, deps.photoLimits).catch(rethrowAsHttp);
+      const { record, created } = await deps.animations.create(customerId, key);
+      if (!created) {
+        ctx.status = 202;
+        ctx.body = accepted(record);
+        return;
+      }
+      const photoKey = `animations/${record.id}/photo.png`;
+      try {
+        await deps.blobs.put(photoKey, normalizePhoto(upload.path, deps.photoLimits), { contentType: 'image/png' }).catch(rethrowAsHttp);
+        const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: wantsFullBody(ctx.query.fullBody) };
+        await deps.temporal.workflow.start(ANIMATION_WORKFLOW_TYPE, {
+          workflowId: animationWorkflowId(record.id),
+          taskQueue: deps.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        });
+      } catch (err) {
+        // Nothing half-made stays behind: no record, no photo, no workflow.
+        await deps.blobs.delete(photoKey).catch(() => undefined);
+        await deps.animations.delete(record.id).catch(() => undefined);
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw new HttpError(409, 'conflict', 'this animation already exists');
+        throw err;
+      }
+      ctx.status = 202;
+      ctx.set('Location', links(record).self);
+      ctx.body = accepted(record);
+    } finally {
+      await upload.cleanup();
+    }
+  });
+
+  router.get('/api/animations/:id', async (ctx) => {
+    const record = await load(ctx.params.id!);
+    const status = await queryStatus(deps.temporal, record.id);
+    const asset = (k: string | undefined) => (k ? `${deps.publicUrl}/files/${k}` : undefined);
+    ctx.body = {
+      id: record.id,
+      status: status.status,
+      step: status.step,
+      steps: status.steps,
+      charge: status.charge ? { credits: status.charge.amount, balanceAfter: status.charge.balanceAfter } : undefined,
+      refund: status.refund,
+      assets: {
+        webm: asset(status.assets?.webm),
+        webp: asset(status.assets?.webp),
+        gif: asset(status.assets?.gif),
+        poster: asset(status.assets?.poster),
+      },
+      viewerUrl: `${deps.publicUrl}${links(record).viewer}`,
+      error: status.error,
+    };
+  });
+
+  router.get('/api/animations/:id/events', async (ctx) => {
+    const record = await load(ctx.params.id!);
+    const handle = deps.temporal.workflow.getHandle(animationWorkflowId(record.id));
+    const lastSeen = Number.parseInt(ctx.get('last-event-id') || String(ctx.query.lastEventId ?? '0'), 10);
+    let after = Number.isFinite(lastSeen) && lastSeen > 0 ? lastSeen : 0;
+    await queryStatus(deps.temporal, record.id); // 404s before the stream opens
+
+    const stream = new PassThrough();
+    ctx.req.socket.setTimeout(0);
+    ctx.set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    ctx.status = 200;
+    ctx.body = stream;
+    let open = true;
+    ctx.req.on('close', () => (open = false));
+    stream.write('retry: 2000\n\n');
+    void (async () => {
+      let idle = 0;
+      while (open) {
+        const events = await handle.query(animationEventsQuery, after).catch(() => undefined);
+        for (const e of events ?? []) {
+          stream.write(`id: ${e.id}\nevent: ${e.type === 'finished' ? 'finished' : 'progress'}\ndata: ${JSON.stringify(e)}\n\n`);
+          after = e.id;
+          if (e.type === 'finished') open = false;
+        }
+        if (!open) break;
+        if (++idle % 30 === 0) stream.write(': keep-alive\n\n');
+        await new Promise((r) => setTimeout(r, deps.eventPollMs ?? 500));
+      }
+      stream.end();
+    })();
+  });
+
+  /** Assets of finished animations; the unguessable animation id in the key is the capability. */
+  router.get(/^\/files\/(animations\/an_[A-Za-z0-9_-]{22}\/[A-Za-z0-9_.-]+)$/, async (ctx) => {
+    const key = ctx.params[0]!;
+    const info = await deps.blobs.stat(key);
+    if (!info) throw new HttpError(404, 'not_found', 'no such file');
+    ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
+    ctx.type = info.contentType ?? 'application/octet-stream';
+    ctx.length = info.bytes;
+    ctx.body = await deps.blobs.get(key);
+  });
+
+  return router;
+}
+
+async function queryStatus(temporal: Client, animationId: string): Promise<AnimationStatus> {
+  try {
+    return await temporal.workflow.getHandle(animationWorkflowId(animationId)).query(animationStatusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no animation with that id');
+    throw err;
+  }
+}
+
+function rethrowAsHttp(err: unknown): never {
+  if (err instanceof PhotoRejected) throw new HttpError(err.status, err.code, err.message);
+  if (err instanceof Error && /pixel limit|corrupt|premature end|VipsJpeg|unsupported image/i.test(err.message)) {
+    throw new HttpError(415, 'unreadable_image', 'the image could not be decoded (corrupt or truncated?)');
+  }
+  throw err;
+}
+
+const wantsFullBody = (v: unknown) => v === undefined || v === '1' || v === 'true';

@@ -1,0 +1,92 @@
+/**
+ * Transcoding an animation's transparent frames with ffmpeg, streamed: frames are fed to
+ * ffmpeg's stdin one at a time and its stdout goes straight into the blob store, so memory stays
+ * flat whatever the length. Formats: WebM (VP9 with alpha), animated WebP, GIF (two passes: a
+ * palette, then the frames mapped onto it, so no pass holds every frame).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BlobInfo, BlobStore } from '../storage/port.js';
+import { readFrames, type FrameSet } from './frames.js';
+
+export type AnimationFormat = 'webm' | 'webp' | 'gif';
+
+export const CONTENT_TYPES: Record<AnimationFormat, string> = { webm: 'video/webm', webp: 'image/webp', gif: 'image/gif' };
+
+export class TranscodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TranscodeError';
+  }
+}
+
+interface Options {
+  blobs: BlobStore;
+  frames: FrameSet;
+  ffmpegPath: string;
+  /** Called after each frame is handed to ffmpeg (activities heartbeat here). */
+  onFrame?: (index: number) => void;
+}
+
+const input = (fps: number) => ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', 'pipe:0'];
+
+/** Runs ffmpeg with the frames on stdin; resolves with its stdout stream handed to `consume`. */
+async function runFfmpeg<T>(opts: Options, args: string[], consume: (stdout: Readable) => Promise<T>): Promise<T> {
+  const child = spawn(opts.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  const feed = (async () => {
+    let i = 0;
+    for await (const frame of readFrames(opts.blobs, opts.frames)) {
+      if (!child.stdin.write(frame)) await once(child.stdin, 'drain');
+      opts.onFrame?.(i++);
+    }
+    child.stdin.end();
+  })();
+  // ffmpeg exiting early (bad args) closes stdin: report its words, not EPIPE.
+  child.stdin.on('error', () => undefined);
+  try {
+    const [result, , code] = await Promise.all([consume(child.stdout), feed, exited]);
+    if (code !== 0) throw new TranscodeError(`ffmpeg exited with ${code}: ${stderr.trim()}`);
+    return result;
+  } catch (err) {
+    child.kill('SIGKILL');
+    const code = await exited.catch(() => null);
+    if (err instanceof TranscodeError) throw err;
+    throw new TranscodeError(`ffmpeg failed (${code ?? 'killed'}): ${stderr.trim() || (err as Error).message}`);
+  }
+}
+
+export async function transcodeFrames(opts: Options & { format: AnimationFormat; outKey: string }): Promise<BlobInfo> {
+  const { fps } = opts.frames;
+  const put = (stdout: Readable) => opts.blobs.put(opts.outKey, stdout, { contentType: CONTENT_TYPES[opts.format] });
+  switch (opts.format) {
+    case 'webm':
+      // Alpha survives only as yuva420p with alt-ref frames off; -b:v 0 + crf = constant quality.
+      return runFfmpeg(opts, [...input(fps), '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
+        '-auto-alt-ref', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1', '-f', 'webm', 'pipe:1'], put);
+    case 'webp':
+      return runFfmpeg(opts, [...input(fps), '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
+        '-loop', '0', '-f', 'webp', 'pipe:1'], put);
+    case 'gif': {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-gif-'));
+      const palette = path.join(dir, 'palette.png');
+      try {
+        await runFfmpeg(opts, [...input(fps), '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette],
+          async (stdout) => void stdout.resume());
+        return await runFfmpeg(opts, [...input(fps), '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
+          '-loop', '0', '-f', 'gif', 'pipe:1'], put);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The model back end: every AI step of the animation pipeline behind one interface, so the
+ * workflow runs the same on the local CPU models (default) and on fal.ai. Images travel as
+ * encoded buffers (PNG/JPEG of working size); the activities move them to and from the blob store.
+ *
+ * Errors: `ModelError` with `retryable: false` for answers that will not change on retry (bad
+ * input, invalid model output); anything else is retried by the activity's policy.
+ */
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+export interface ModerationVerdict {
+  safe: boolean;
+  /** Why it is unsafe, in words a customer can read. */
+  reason?: string;
+  /** Class → probability, as the classifier reported. */
+  scores: Record<string, number>;
+}
+
+export interface SubjectAnalysis {
+  /** "bust": head and shoulders or upper body; "full_body": legs visible. */
+  framing: 'bust' | 'full_body';
+  /** The one clear subject, in pixels of the analysed image. */
+  box: Box;
+  /** People (or faces) found; the pipeline needs exactly one clear subject. */
+  subjects: number;
+}
+
+export interface AnimationJob {
+  backend: string;
+  jobId: string;
+}
+
+export type JobState =
+  | { state: 'queued' | 'running'; progress?: number }
+  | { state: 'completed' }
+  | { state: 'failed'; error: string };
+
+export interface ModelBackend {
+  readonly name: string;
+  moderate(image: Buffer): Promise<ModerationVerdict>;
+  analyze(image: Buffer): Promise<SubjectAnalysis>;
+  /** A cartoon version of the subject (PNG). */
+  cartoonize(image: Buffer, subject: SubjectAnalysis): Promise<Buffer>;
+  /** A second generation that extends a bust to a full body (PNG). */
+  expandToFullBody(image: Buffer): Promise<Buffer>;
+  /** The image with its background made transparent (RGBA PNG). */
+  removeBackground(image: Buffer): Promise<Buffer>;
+  /** Starts a 5-second animation of the cut-out; idempotent for one `idempotencyKey`. */
+  submitAnimation(cutout: Buffer, idempotencyKey: string): Promise<AnimationJob>;
+  animationState(job: AnimationJob): Promise<JobState>;
+  /** The finished animation as RGBA PNG frames, one call per frame in order. */
+  fetchAnimation(job: AnimationJob, onFrame: (png: Buffer, index: number) => Promise<void>): Promise<{ fps: number; frames: number }>;
+}
+
+export class ModelError extends Error {
+  constructor(
+    /** Stable, permanent name: becomes the Temporal failure type. */
+    public readonly type: string,
+    message: string,
+    public readonly retryable = false,
+  ) {
+    super(message);
+    this.name = 'ModelError';
+  }
+}

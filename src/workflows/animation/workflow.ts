@@ -1,0 +1,112 @@
+/**
+ * AnimationWorkflow: a photo becomes a 5-second transparent animated buddy.
+ *
+ * Charge one credit (PaidWork) → moderate → analyze → cartoonize (→ expand a bust to a full body
+ * when wanted) → segment → animate (submit → poll → fetch; the job id lives in history, so a
+ * worker crash never resubmits) → transcode (WebM, WebP, GIF and poster in parallel). Any failure
+ * refunds once, alerts the operator and fails with the cause. Large data moves as blob keys.
+ */
+import { ApplicationFailure, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { PaidWork } from '../shared/paid-work.js';
+import { Progress } from '../shared/progress.js';
+import {
+  ANIMATION_STEPS,
+  animationEventsQuery,
+  animationStatusQuery,
+  type AnimationAssets,
+  type AnimationInput,
+  type AnimationStatus,
+} from './api.js';
+
+/** Model calls: a minute or two each, a few retries; validation failures are non-retryable. */
+const models = proxyActivities<Activities>({
+  startToCloseTimeout: '3 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
+});
+
+/** Submitting a job is idempotent (keyed by the animation id), so retrying it is safe. */
+const submit = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+/**
+ * Polling waits for a slow provider: it heartbeats, so a dead worker is noticed within the
+ * heartbeat timeout and another resumes the same job; it retries without limit inside a
+ * generous overall deadline.
+ */
+const poll = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  scheduleToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Media work is CPU-bound and local: a few minutes, heartbeating. */
+const media = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
+});
+
+export async function AnimationWorkflow(input: AnimationInput): Promise<AnimationAssets> {
+  const paid = new PaidWork({ accountId: input.customerId, amount: 1, reason: `animation ${input.animationId}` });
+  const progress = new Progress(ANIMATION_STEPS);
+  let assets: AnimationAssets | undefined;
+  let outcome: 'running' | 'succeeded' | 'failed' = 'running';
+
+  const status = (): AnimationStatus => ({
+    animationId: input.animationId,
+    status: outcome,
+    step: progress.current(),
+    steps: progress.steps,
+    charge: paid.state.charge,
+    refund: paid.state.refund,
+    assets,
+    error: paid.state.error ? { step: paid.state.failedStep ?? 'unknown', message: paid.state.error } : undefined,
+  });
+  setHandler(animationStatusQuery, status);
+  setHandler(animationEventsQuery, (afterId: number) => progress.after(afterId));
+
+  const { animationId } = input;
+  try {
+    assets = await paid.run(async (step) => {
+      const run = <T>(name: (typeof ANIMATION_STEPS)[number], fn: () => Promise<T>) => step(name, () => progress.track(name, fn));
+
+      await run('moderate', async () => {
+        const verdict = await models.moderatePhoto({ photoKey: input.photoKey });
+        if (!verdict.safe) throw ApplicationFailure.nonRetryable(`the photo was refused: ${verdict.reason}`, 'PhotoRefused');
+      });
+      const subject = await run('analyze', () => models.analyzePhoto({ photoKey: input.photoKey }));
+      let cartoon = await run('cartoonize', () => models.cartoonizePhoto({ animationId, photoKey: input.photoKey, subject }));
+      if (input.fullBody && subject.framing === 'bust') {
+        cartoon = await run('expand', () => models.expandToFullBody({ animationId, imageKey: cartoon.imageKey }));
+      } else {
+        progress.skip('expand', input.fullBody ? 'the photo already shows a full body' : 'not asked for');
+      }
+      const cutout = await run('segment', () => models.segmentImage({ animationId, imageKey: cartoon.imageKey }));
+      const frames = await run('animate', async () => {
+        const job = await submit.submitAnimation({ animationId, cutoutKey: cutout.cutoutKey });
+        await poll.pollAnimation({ job });
+        return media.fetchAnimationFrames({ animationId, job });
+      });
+      return run('transcode', async () => {
+        const [webm, webp, gif, poster] = await Promise.all([
+          media.transcodeAnimation({ animationId, frames, format: 'webm' }),
+          media.transcodeAnimation({ animationId, frames, format: 'webp' }),
+          media.transcodeAnimation({ animationId, frames, format: 'gif' }),
+          media.renderPoster({ animationId, frames }),
+        ]);
+        return { webm: webm.key, webp: webp.key, gif: gif.key, poster: poster.key };
+      });
+    });
+    outcome = 'succeeded';
+    progress.finish('succeeded');
+    return assets;
+  } catch (err) {
+    outcome = 'failed';
+    progress.finish(isCancellation(err) ? 'cancelled' : 'failed', paid.state.error);
+    throw err;
+  }
+}
