@@ -82,7 +82,7 @@ export async function launchWorker(config: Config, services: Services, target: T
       temporalUiUrl: config.temporal.uiUrl,
       namespace: config.temporal.namespace,
       blobs: services.blobs,
-      models: createModelBackend(config.models),
+      models: createModelBackend(config.models, services.blobs),
       ffmpegPath: config.media.ffmpegPath,
     }),
   });

@@ -118,7 +118,8 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
 
     /** Idempotent: the animation id is the provider's idempotency key, so a retry finds the same job. */
     async submitAnimation(input: { animationId: string; cutoutKey: string }): Promise<AnimationJob> {
-      return modelCall(async () => models.submitAnimation(await read(input.cutoutKey), input.animationId));
+      const cutout = await read(input.cutoutKey);
+      return modelCall(() => models.submitAnimation({ cutout, cutoutKey: input.cutoutKey, idempotencyKey: input.animationId }));
     },
 
     /**

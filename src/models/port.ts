@@ -50,8 +50,11 @@ export interface ModelBackend {
   expandToFullBody(image: Buffer): Promise<Buffer>;
   /** The image with its background made transparent (RGBA PNG). */
   removeBackground(image: Buffer): Promise<Buffer>;
-  /** Starts a 5-second animation of the cut-out; idempotent for one `idempotencyKey`. */
-  submitAnimation(cutout: Buffer, idempotencyKey: string): Promise<AnimationJob>;
+  /**
+   * Starts a 5-second animation of the cut-out (given as bytes and as its blob key); idempotent
+   * for one `idempotencyKey`: submitting again returns the same job, never a second one.
+   */
+  submitAnimation(input: { cutout: Buffer; cutoutKey: string; idempotencyKey: string }): Promise<AnimationJob>;
   animationState(job: AnimationJob): Promise<JobState>;
   /** The finished animation as RGBA PNG frames, one call per frame in order. */
   fetchAnimation(job: AnimationJob, onFrame: (png: Buffer, index: number) => Promise<void>): Promise<{ fps: number; frames: number }>;

@@ -7,11 +7,32 @@ import sharp from 'sharp';
 
 export async function expandBust(bust: Buffer, removeBackground: (png: Buffer) => Promise<Buffer>): Promise<Buffer> {
   // The bust's own background would hide the body: cut the bust out first, then draw beneath it.
-  const img = sharp(await removeBackground(bust)).ensureAlpha();
+  const cut = await removeBackground(bust);
+  const img = sharp(cut).ensureAlpha();
   const { width = 0, height = 0 } = await img.metadata();
-  // The colour of the clothes: the mean of the bust's bottom tenth.
-  const band = await sharp(bust).extract({ left: Math.round(width * 0.25), top: Math.round(height * 0.9), width: Math.round(width * 0.5), height: Math.max(1, Math.round(height * 0.1)) }).stats();
-  const [r, g, b] = band.channels.map((c) => Math.round(c.mean));
+  // The colour of the clothes: the commonest colour among the opaque pixels of the bust's bottom
+  // tenth (a coarse histogram, so a dark helmet beside an orange suit neither averages to brown
+  // nor wins).
+  const bandTop = Math.round(height * 0.9);
+  const band = await sharp(cut).ensureAlpha().extract({ left: 0, top: bandTop, width, height: height - bandTop }).raw().toBuffer();
+  const bins = new Map<number, { n: number; r: number; g: number; b: number }>();
+  for (let i = 0; i < band.length; i += 4) {
+    if (band[i + 3]! < 200) continue;
+    const key = ((band[i]! >> 5) << 6) | ((band[i + 1]! >> 5) << 3) | (band[i + 2]! >> 5);
+    const bin = bins.get(key) ?? { n: 0, r: 0, g: 0, b: 0 };
+    bin.n++;
+    bin.r += band[i]!;
+    bin.g += band[i + 1]!;
+    bin.b += band[i + 2]!;
+    bins.set(key, bin);
+  }
+  // Clothes are the colourful part: favour saturated bins over black, white and grey.
+  const weight = (x: { n: number; r: number; g: number; b: number }) => {
+    const c = [x.r / x.n, x.g / x.n, x.b / x.n];
+    return x.n * (1 + (Math.max(...c) - Math.min(...c)) / 32);
+  };
+  const top = [...bins.values()].sort((x, y) => weight(y) - weight(x))[0];
+  const [r, g, b] = top ? [top.r / top.n, top.g / top.n, top.b / top.n].map(Math.round) : [90, 110, 200];
   const cloth = `rgb(${r},${g},${b})`;
   const dark = `rgb(${Math.round((r ?? 0) * 0.55)},${Math.round((g ?? 0) * 0.55)},${Math.round((b ?? 0) * 0.55)})`;
   const total = Math.round(height * 2.1);
