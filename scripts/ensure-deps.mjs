@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs before `npm start` and `npm test` (their pre-scripts) with whatever Node the machine has:
 // installs the npm dependencies when they are missing or older than package-lock.json (this also
-// brings the pinned Node 22 that the scripts then run on), and, for tests, the Debian packages
-// the test servers need when they are missing. Everything else (Temporal CLI, Temporal test
+// brings the pinned Node 22 that the scripts then run on), and the Debian packages it needs when
+// they are missing (ffmpeg; PostgreSQL's server for tests). Everything else (Temporal CLI, Temporal test
 // server, S3 server) is built into the tool cache by the code that first needs it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,14 +20,15 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
   writeFileSync(stamp, lockHash);
 }
 
-if (purpose === 'test') {
-  // Debian package → a file it installs, to tell whether it is present.
-  const wanted = { postgresql: '/usr/lib/postgresql' };
+{
+  // Debian package → a file it installs, to tell whether it is present. ffmpeg makes the
+  // animations (start and test); PostgreSQL's server is for the tests.
+  const wanted = { ffmpeg: '/usr/bin/ffmpeg', ...(purpose === 'test' ? { postgresql: '/usr/lib/postgresql' } : {}) };
   const missing = Object.entries(wanted).filter(([, f]) => !existsSync(f)).map(([p]) => p);
   if (missing.length) {
     const root = process.getuid?.() === 0;
     if (!root || !existsSync('/usr/bin/apt-get')) {
-      console.error(`Missing Debian packages for the tests: ${missing.join(' ')}\nInstall them: sudo apt-get install -y ${missing.join(' ')}`);
+      console.error(`Missing Debian packages: ${missing.join(' ')}\nInstall them: sudo apt-get install -y ${missing.join(' ')}`);
       process.exit(1);
     }
     say(`installing Debian packages: ${missing.join(' ')}`);
