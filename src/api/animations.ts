@@ -6,6 +6,8 @@
 import Router from '@koa/router';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { AnimationRecord, AnimationRepository } from '../animations/repository.js';
 import type { Customers } from '../customers/customers.js';
@@ -77,8 +79,10 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     }
 
     const upload = await receiveFile(ctx, 'photo', deps.maxUploadBytes);
+    const working = `${upload.path}.png`;
     try {
-      await inspectPhoto(upload.path, deps.photoLimits).catch(rethrowAsHttp);
+      await inspectPhoto(upload.path, deps.photoLimits).catch(asHttp);
+      await normalizePhoto(upload.path, working, deps.photoLimits).catch(asHttp);
       const { record, created } = await deps.animations.create(customerId, key);
       if (!created) {
         ctx.status = 202;
@@ -87,7 +91,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       }
       const photoKey = `animations/${record.id}/photo.png`;
       try {
-        await deps.blobs.put(photoKey, normalizePhoto(upload.path, deps.photoLimits), { contentType: 'image/png' }).catch(rethrowAsHttp);
+        await deps.blobs.put(photoKey, createReadStream(working), { contentType: 'image/png' });
         const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: wantsFullBody(ctx.query.fullBody) };
         await deps.temporal.workflow.start(ANIMATION_WORKFLOW_TYPE, {
           workflowId: animationWorkflowId(record.id),
@@ -106,7 +110,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       ctx.set('Location', links(record).self);
       ctx.body = accepted(record);
     } finally {
-      await upload.cleanup();
+      await Promise.all([upload.cleanup(), rm(working, { force: true })]);
     }
   });
 
@@ -187,11 +191,8 @@ async function queryStatus(temporal: Client, animationId: string): Promise<Anima
   }
 }
 
-function rethrowAsHttp(err: unknown): never {
+function asHttp(err: unknown): never {
   if (err instanceof PhotoRejected) throw new HttpError(err.status, err.code, err.message);
-  if (err instanceof Error && /pixel limit|corrupt|premature end|VipsJpeg|unsupported image/i.test(err.message)) {
-    throw new HttpError(415, 'unreadable_image', 'the image could not be decoded (corrupt or truncated?)');
-  }
   throw err;
 }
 

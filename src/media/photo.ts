@@ -5,7 +5,6 @@
  * reduced to a working size, as PNG.
  */
 import sharp, { type Metadata } from 'sharp';
-import type { Readable } from 'node:stream';
 
 export const SUPPORTED_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff'] as const;
 
@@ -62,12 +61,18 @@ export async function inspectPhoto(file: string, limits: PhotoLimits = DEFAULT_P
 }
 
 /**
- * The working copy as a PNG stream: upright (EXIF applied, then dropped), at most `workingSide` on
- * its long side, first frame only for animated inputs. Fails on a corrupt image body.
+ * Writes the working copy as a PNG file: upright (EXIF applied, then dropped), at most
+ * `workingSide` on its long side, first frame only for animated inputs. Decoding the whole image
+ * here is what finds a corrupt or truncated body, before anything durable is made.
  */
-export function normalizePhoto(file: string, limits: PhotoLimits = DEFAULT_PHOTO_LIMITS): Readable {
-  return sharp(file, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
-    .rotate()
-    .resize({ width: limits.workingSide, height: limits.workingSide, fit: 'inside', withoutEnlargement: true })
-    .png({ compressionLevel: 6 });
+export async function normalizePhoto(file: string, out: string, limits: PhotoLimits = DEFAULT_PHOTO_LIMITS): Promise<void> {
+  try {
+    await sharp(file, { limitInputPixels: limits.maxPixels, failOn: 'truncated', pages: 1 })
+      .rotate()
+      .resize({ width: limits.workingSide, height: limits.workingSide, fit: 'inside', withoutEnlargement: true })
+      .png({ compressionLevel: 6 })
+      .toFile(out);
+  } catch (err) {
+    throw new PhotoRejected(415, 'unreadable_image', `the image could not be decoded (${(err as Error).message.split('\n')[0]})`);
+  }
 }
