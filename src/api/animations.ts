@@ -168,9 +168,11 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     })();
   });
 
-  /** Assets of finished animations; the unguessable animation id in the key is the capability. */
-  router.get(/^\/files\/(animations\/an_[A-Za-z0-9_-]{22}\/[A-Za-z0-9_.-]+)$/, async (ctx) => {
-    const key = ctx.params[0]!;
+  /** Assets of finished animations; the unguessable animation id in the path is the capability. */
+  router.get('/files/animations/:id/:name', async (ctx) => {
+    const { id, name } = ctx.params as { id: string; name: string };
+    if (!ID.test(id) || !/^[A-Za-z0-9_-]+\.(webm|webp|gif|png)$/.test(name)) throw new HttpError(404, 'not_found', 'no such file');
+    const key = `animations/${id}/${name}`;
     const info = await deps.blobs.stat(key);
     if (!info) throw new HttpError(404, 'not_found', 'no such file');
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');

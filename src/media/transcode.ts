@@ -1,10 +1,12 @@
 /**
  * Transcoding an animation's transparent frames with ffmpeg, streamed: frames are fed to
- * ffmpeg's stdin one at a time and its stdout goes straight into the blob store, so memory stays
- * flat whatever the length. Formats: WebM (VP9 with alpha), animated WebP, GIF (two passes: a
+ * ffmpeg's stdin one at a time, ffmpeg writes a temporary file (a seekable output lets it write
+ * the WebM duration and cues), and that file is streamed into the blob store — memory stays flat
+ * whatever the length. Formats: WebM (VP9 with alpha), animated WebP, GIF (two passes: a
  * palette, then the frames mapped onto it, so no pass holds every frame).
  */
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -67,26 +69,30 @@ async function runFfmpeg<T>(opts: Options, args: string[], consume: (stdout: Rea
 
 export async function transcodeFrames(opts: Options & { format: AnimationFormat; outKey: string }): Promise<BlobInfo> {
   const { fps } = opts.frames;
-  const put = (stdout: Readable) => opts.blobs.put(opts.outKey, stdout, { contentType: CONTENT_TYPES[opts.format] });
-  switch (opts.format) {
-    case 'webm':
-      // Alpha survives only as yuva420p with alt-ref frames off; -b:v 0 + crf = constant quality.
-      return runFfmpeg(opts, [...input(fps), '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
-        '-auto-alt-ref', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1', '-f', 'webm', 'pipe:1'], put);
-    case 'webp':
-      return runFfmpeg(opts, [...input(fps), '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
-        '-loop', '0', '-f', 'webp', 'pipe:1'], put);
-    case 'gif': {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-gif-'));
-      const palette = path.join(dir, 'palette.png');
-      try {
-        await runFfmpeg(opts, [...input(fps), '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette],
-          async (stdout) => void stdout.resume());
-        return await runFfmpeg(opts, [...input(fps), '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
-          '-loop', '0', '-f', 'gif', 'pipe:1'], put);
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-transcode-'));
+  const out = path.join(dir, `out.${opts.format}`);
+  const drain = async (stdout: Readable) => void stdout.resume();
+  try {
+    switch (opts.format) {
+      case 'webm':
+        // Alpha survives only as yuva420p with alt-ref frames off; -b:v 0 + crf = constant quality.
+        await runFfmpeg(opts, [...input(fps), '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
+          '-auto-alt-ref', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1', out], drain);
+        break;
+      case 'webp':
+        await runFfmpeg(opts, [...input(fps), '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
+          '-loop', '0', out], drain);
+        break;
+      case 'gif': {
+        const palette = path.join(dir, 'palette.png');
+        await runFfmpeg(opts, [...input(fps), '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette], drain);
+        await runFfmpeg(opts, [...input(fps), '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
+          '-loop', '0', out], drain);
+        break;
       }
     }
+    return await opts.blobs.put(opts.outKey, createReadStream(out), { contentType: CONTENT_TYPES[opts.format] });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

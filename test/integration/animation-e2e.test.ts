@@ -1,0 +1,136 @@
+/**
+ * A photo becomes a transparent animated buddy on the real stack: `npm start`'s embedded Temporal
+ * dev server, worker and API, with the local model back end, on real photographs. Progress is
+ * followed over the SSE route; the assets are downloaded and checked with ffprobe.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
+import { temporalCliPath } from '../support/temporal.js';
+
+const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
+let app: Launched;
+let base: string;
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-e2e-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  app = launchEntry('start', {
+    PATH: process.env.PATH!,
+    HOME: process.env.HOME ?? os.homedir(),
+    PORT: String(port),
+    TEMPORAL_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    DATA_DIR: path.join(work, 'data'),
+    TEMPORAL_CLI_PATH: temporalCliPath(),
+    LOG_LEVEL: 'warn',
+  });
+  if (!(await eventually(async () => app.output().includes('Press Ctrl-C'), 120_000))) throw new Error(`no start:\n${app.output()}`);
+}, 180_000);
+afterAll(async () => {
+  app?.child.kill('SIGINT');
+  await app?.exited;
+});
+
+/** Reads the SSE stream to its end, as a browser's EventSource would, from `lastEventId`. */
+async function readEvents(url: string, lastEventId?: number): Promise<{ id: number; event: string; data: Record<string, unknown> }[]> {
+  const res = await fetch(url, { headers: lastEventId ? { 'last-event-id': String(lastEventId) } : {} });
+  expect(res.headers.get('content-type')).toContain('text/event-stream');
+  const text = await res.text(); // the server closes the stream when the workflow ends
+  return text
+    .split('\n\n')
+    .filter((block) => block.includes('data: '))
+    .map((block) => {
+      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+      return { id: Number(field('id')), event: field('event')!, data: JSON.parse(field('data')!) };
+    });
+}
+
+const ffprobe = async (file: string) =>
+  JSON.parse((await promisify(execFile)('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file])).stdout);
+
+describe('photo → animated buddy, end to end', () => {
+  it('animates a real photograph: progress over SSE, transparent WebM/WebP/GIF and a poster', async () => {
+    const form = new FormData();
+    form.append('photo', new Blob([new Uint8Array(await readFile(path.join(photos, 'astronaut.png')))], { type: 'image/png' }), 'astronaut.png');
+    const created = await fetch(`${base}/api/animations`, { method: 'POST', body: form });
+    expect(created.status).toBe(202);
+    const { id, links } = (await created.json()) as { id: string; links: { events: string; self: string } };
+    const cookie = created.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+
+    const events = await readEvents(`${base}${links.events}`);
+    expect(events.at(-1)).toMatchObject({ event: 'finished', data: { status: 'succeeded' } });
+    const ran = events.filter((e) => e.data.status === 'succeeded' && e.event === 'progress').map((e) => e.data.step);
+    expect(ran).toEqual(['moderate', 'analyze', 'cartoonize', 'expand', 'segment', 'animate', 'transcode']);
+
+    // A late joiner with Last-Event-ID gets only what came after.
+    const late = await readEvents(`${base}${links.events}`, events.length - 2);
+    expect(late.map((e) => e.id)).toEqual([events.length - 1, events.length]);
+
+    const status = (await (await fetch(`${base}${links.self}`)).json()) as {
+      status: string;
+      steps: { name: string; status: string; attempts: number }[];
+      charge: { credits: number };
+      assets: Record<'webm' | 'webp' | 'gif' | 'poster', string>;
+      viewerUrl: string;
+    };
+    expect(status.status).toBe('succeeded');
+    expect(status.charge.credits).toBe(1);
+    expect(status.steps.every((s) => s.status === 'succeeded' && s.attempts === 1)).toBe(true);
+    expect(status.viewerUrl).toMatch(/\/a\/v_/);
+
+    const download = async (url: string, name: string) => {
+      const res = await fetch(url.replace(/^http:\/\/localhost:\d+/, base));
+      expect(res.status).toBe(200);
+      const file = path.join(work, name);
+      await writeFile(file, Buffer.from(await res.arrayBuffer()));
+      return { file, type: res.headers.get('content-type') };
+    };
+    const webm = await download(status.assets.webm, 'buddy.webm');
+    expect(webm.type).toBe('video/webm');
+    const probe = await ffprobe(webm.file);
+    expect(probe.streams[0]).toMatchObject({ codec_name: 'vp9', width: 512, height: 512 });
+    expect(probe.streams[0].tags?.alpha_mode ?? probe.streams[0].tags?.ALPHA_MODE).toBe('1');
+    expect(Number(probe.format.duration)).toBeCloseTo(5, 0);
+
+    const webp = await download(status.assets.webp, 'buddy.webp');
+    const webpMeta = await sharp(webp.file, { animated: true }).metadata();
+    expect(webpMeta).toMatchObject({ format: 'webp', pages: 120, hasAlpha: true });
+
+    const gif = await download(status.assets.gif, 'buddy.gif');
+    expect(await sharp(gif.file, { animated: true }).metadata()).toMatchObject({ format: 'gif', pages: 120 });
+
+    const poster = await download(status.assets.poster, 'poster.png');
+    const posterStats = await sharp(poster.file).stats();
+    expect(posterStats.channels).toHaveLength(4);
+    expect(posterStats.channels[3]!.min).toBe(0); // transparent around the character
+    expect(posterStats.channels[3]!.max).toBe(255); // and the character itself opaque
+
+    const me = (await (await fetch(`${base}/api/me`, { headers: { cookie } })).json()) as { credits: number };
+    expect(me.credits).toBe(2);
+    void id;
+  }, 240_000);
+
+  it('a photo with nobody in it fails at analysis, with the credit refunded', async () => {
+    const form = new FormData();
+    form.append('photo', new Blob([new Uint8Array(await readFile(path.join(photos, 'coffee.png')))], { type: 'image/png' }), 'coffee.png');
+    const created = await fetch(`${base}/api/animations`, { method: 'POST', body: form });
+    const { links } = (await created.json()) as { links: { events: string; self: string } };
+    const cookie = created.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const events = await readEvents(`${base}${links.events}`);
+    expect(events.at(-1)).toMatchObject({ event: 'finished', data: { status: 'failed' } });
+    const status = (await (await fetch(`${base}${links.self}`)).json()) as { status: string; error: { step: string; message: string }; refund: { status: string } };
+    expect(status).toMatchObject({ status: 'failed', error: { step: 'analyze' }, refund: { status: 'refunded' } });
+    expect(status.error.message).toContain('NoSubject');
+    const me = (await (await fetch(`${base}/api/me`, { headers: { cookie } })).json()) as { credits: number };
+    expect(me.credits).toBe(3);
+    expect(app.output()).toContain('[ALERT]'); // the operator heard of it on the console
+  }, 120_000);
+});
