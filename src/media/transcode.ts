@@ -45,10 +45,13 @@ async function runFfmpeg<T>(opts: Options, args: string[], consume: (stdout: Rea
     child.once('error', reject);
     child.once('close', resolve);
   });
+  let gone = false;
+  void exited.finally(() => (gone = true)).catch(() => undefined);
   const feed = (async () => {
     let i = 0;
     for await (const frame of readFrames(opts.blobs, opts.frames)) {
-      if (!child.stdin.write(frame)) await once(child.stdin, 'drain');
+      if (gone) return; // ffmpeg quit early: its exit code and words tell why
+      if (!child.stdin.write(frame)) await Promise.race([once(child.stdin, 'drain'), exited]);
       opts.onFrame?.(i++);
     }
     child.stdin.end();

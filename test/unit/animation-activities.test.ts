@@ -1,0 +1,209 @@
+/**
+ * The animation activities' checks of model output and their heartbeats, with a scripted model
+ * back end; transcoding with the real ffmpeg; and the local back end's pure decisions.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { alphaCoverage, createAnimationActivities } from '../../src/activities/animation.js';
+import { frameKey, type FrameSet } from '../../src/media/frames.js';
+import { analyseDetections } from '../../src/models/local/analysis.js';
+import { pose } from '../../src/models/local/animate.js';
+import { verdictFrom } from '../../src/models/local/moderation.js';
+import type { JobState, ModelBackend } from '../../src/models/port.js';
+import { LocalBlobStore } from '../../src/storage/local.js';
+
+let blobs: LocalBlobStore;
+beforeEach(async () => {
+  blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'act-blobs-')));
+});
+
+const png = (w: number, h: number, alpha = 1, color = '#3a6') =>
+  sharp({ create: { width: w, height: h, channels: 4, background: { ...hex(color), alpha } } }).png().toBuffer();
+const hex = (c: string) => ({ r: parseInt(c.slice(1, 2), 16) * 17, g: parseInt(c.slice(2, 3), 16) * 17, b: parseInt(c.slice(3, 4), 16) * 17 });
+/** A cut-out: an opaque disc on a transparent square. */
+const disc = (side: number) =>
+  sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><circle cx="${side / 2}" cy="${side / 2}" r="${side / 3}" fill="#e63"/></svg>`)).png().toBuffer();
+
+function backend(over: Partial<ModelBackend>): ModelBackend {
+  const no = () => Promise.reject(new Error('not scripted'));
+  return {
+    name: 'scripted',
+    moderate: no,
+    analyze: no,
+    cartoonize: no,
+    expandToFullBody: no,
+    removeBackground: no,
+    submitAnimation: no,
+    animationState: no,
+    fetchAnimation: no,
+    ...over,
+  } as ModelBackend;
+}
+
+const failureType = async (p: Promise<unknown>) => {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return { type: (err as ApplicationFailure).type, nonRetryable: (err as ApplicationFailure).nonRetryable, message: (err as Error).message };
+};
+
+async function withPhoto(w = 400, h = 300) {
+  await blobs.put('animations/a/photo.png', Readable.from([await png(w, h)]));
+  return 'animations/a/photo.png';
+}
+
+describe('analyzePhoto checks the analysis', () => {
+  const run = async (analysis: Awaited<ReturnType<ModelBackend['analyze']>>) => {
+    const acts = createAnimationActivities({ blobs, models: backend({ analyze: async () => analysis }), ffmpegPath: 'ffmpeg' });
+    return new MockActivityEnvironment().run(acts.analyzePhoto, { photoKey: await withPhoto() });
+  };
+  const box = { left: 50, top: 20, width: 200, height: 260 };
+  it('passes one clear subject', async () => {
+    expect(await run({ framing: 'bust', box, subjects: 1 })).toEqual({ framing: 'bust', box, subjects: 1 });
+  });
+  it.each([
+    ['nobody', { framing: 'bust' as const, box, subjects: 0 }, 'NoSubject'],
+    ['a crowd', { framing: 'bust' as const, box, subjects: 3 }, 'SeveralSubjects'],
+    ['a box outside the photo', { framing: 'bust' as const, box: { ...box, left: 390 }, subjects: 1 }, 'InvalidModelOutput'],
+    ['a speck of a subject', { framing: 'bust' as const, box: { left: 1, top: 1, width: 10, height: 10 }, subjects: 1 }, 'SubjectTooSmall'],
+  ])('refuses %s, non-retryably', async (_n, analysis, type) => {
+    expect(await failureType(run(analysis))).toMatchObject({ type, nonRetryable: true });
+  });
+});
+
+describe('segmentImage checks the cut-out', () => {
+  const run = async (cutout: Buffer) => {
+    await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
+    const acts = createAnimationActivities({ blobs, models: backend({ removeBackground: async () => cutout }), ffmpegPath: 'ffmpeg' });
+    return new MockActivityEnvironment().run(acts.segmentImage, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
+  };
+  it('keeps a real cut-out, trimmed to the subject', async () => {
+    const result = await run(await disc(300));
+    expect(result.coverage).toBeGreaterThan(0.3);
+    const stored = await sharp(await buffer(await blobs.get(result.cutoutKey))).metadata();
+    expect(stored.width).toBeLessThan(300); // transparent margin trimmed
+  });
+  it.each([
+    ['an empty mask', () => png(200, 200, 0), 'EmptyMask'],
+    ['nothing removed', () => png(200, 200, 1), 'InvalidModelOutput'],
+    ['no alpha channel', () => sharp({ create: { width: 200, height: 200, channels: 3, background: '#fff' } }).png().toBuffer(), 'InvalidModelOutput'],
+    ['not an image', async () => Buffer.from('<html>error</html>'), 'InvalidModelOutput'],
+  ])('refuses %s', async (_n, make, type) => {
+    expect(await failureType(run(await make()))).toMatchObject({ type, nonRetryable: true });
+  });
+});
+
+it('expandToFullBody refuses an output no taller than the bust', async () => {
+  await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
+  const acts = createAnimationActivities({ blobs, models: backend({ expandToFullBody: async () => png(200, 200) }), ffmpegPath: 'ffmpeg' });
+  const run = new MockActivityEnvironment().run(acts.expandToFullBody, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
+  expect(await failureType(run)).toMatchObject({ type: 'InvalidModelOutput' });
+});
+
+describe('pollAnimation', () => {
+  it('heartbeats each state until the job completes', async () => {
+    const states: JobState[] = [{ state: 'queued' }, { state: 'running', progress: 0.5 }, { state: 'completed' }];
+    const acts = createAnimationActivities({ blobs, models: backend({ animationState: async () => states.shift()! }), ffmpegPath: 'ffmpeg', pollIntervalMs: 1 });
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    expect(await env.run(acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } })).toEqual({ polls: 3 });
+    expect(beats).toEqual([
+      { polls: 1, state: { state: 'queued' } },
+      { polls: 2, state: { state: 'running', progress: 0.5 } },
+      { polls: 3, state: { state: 'completed' } },
+    ]);
+  });
+  it('a failed job fails the step for good', async () => {
+    const acts = createAnimationActivities({ blobs, models: backend({ animationState: async () => ({ state: 'failed', error: 'GPU on fire' }) }), ffmpegPath: 'ffmpeg' });
+    const run = new MockActivityEnvironment().run(acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } });
+    expect(await failureType(run)).toMatchObject({ type: 'AnimationJobFailed', nonRetryable: true, message: 'the animation job failed: GPU on fire' });
+  });
+});
+
+describe('transcoding with ffmpeg', () => {
+  async function frames(count: number): Promise<FrameSet> {
+    for (let i = 0; i < count; i++) {
+      const x = 10 + i * 4;
+      const frame = await sharp({ create: { width: 128, height: 128, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+        .composite([{ input: await disc(40), left: x % 80, top: 40 }])
+        .png()
+        .toBuffer();
+      await blobs.put(frameKey('animations/t/frames', i), Readable.from([frame]));
+    }
+    return { prefix: 'animations/t/frames', count, fps: 24, width: 128, height: 128 };
+  }
+  const probe = async (data: Buffer, ext: string) => {
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'probe-')), `x.${ext}`);
+    await writeFile(file, data);
+    return JSON.parse((await promisify(execFile)('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file])).stdout);
+  };
+
+  it('makes a VP9 WebM with alpha, an animated WebP and a GIF, and a poster', async () => {
+    const set = await frames(24);
+    const acts = createAnimationActivities({ blobs, models: backend({}), ffmpegPath: 'ffmpeg' });
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const webm = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' });
+    expect(beats).toHaveLength(24);
+    const info = await probe(await buffer(await blobs.get(webm.key)), 'webm');
+    expect(info.streams[0]).toMatchObject({ codec_name: 'vp9', width: 128, height: 128 });
+    expect(info.streams[0].tags.ALPHA_MODE ?? info.streams[0].tags.alpha_mode).toBe('1');
+    expect(Number(info.format.duration)).toBeCloseTo(1, 1);
+
+    const webp = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webp' });
+    expect(await sharp(await buffer(await blobs.get(webp.key)), { animated: true }).metadata()).toMatchObject({ pages: 24, hasAlpha: true });
+    const gif = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'gif' });
+    expect(await sharp(await buffer(await blobs.get(gif.key)), { animated: true }).metadata()).toMatchObject({ format: 'gif', pages: 24 });
+    const poster = await env.run(acts.renderPoster, { animationId: 't', frames: set });
+    expect(await alphaCoverage(await buffer(await blobs.get(poster.key)))).toBeGreaterThan(0.02);
+  });
+
+  it('reports ffmpeg\'s own words when it fails', async () => {
+    const set = await frames(2);
+    const acts = createAnimationActivities({ blobs, models: backend({}), ffmpegPath: '/bin/false' });
+    await expect(new MockActivityEnvironment().run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' })).rejects.toThrow(
+      /ffmpeg/,
+    );
+  });
+});
+
+describe('local back end decisions', () => {
+  it('moderation: explicit content and near-certain suggestive content are refused', () => {
+    expect(verdictFrom({ Neutral: 0.97, Drawing: 0.02, Porn: 0.01 }).safe).toBe(true);
+    expect(verdictFrom({ Porn: 0.4, Hentai: 0.2, Neutral: 0.4 })).toMatchObject({ safe: false, reason: expect.stringContaining('nudity') });
+    expect(verdictFrom({ Sexy: 0.9, Neutral: 0.1 })).toMatchObject({ safe: false, reason: expect.stringContaining('suggestive') });
+    expect(verdictFrom({ Sexy: 0.6, Neutral: 0.4 }).safe).toBe(true);
+  });
+
+  it('analysis: counts confident faces, and calls a photo full-body when knees or ankles show', () => {
+    const kp = (part: string, x: number, y: number, score = 0.9) => ({ part, score, position: [x, y] as [number, number] });
+    const upper = [kp('nose', 100, 60), kp('leftShoulder', 70, 120), kp('rightShoulder', 130, 120), kp('leftHip', 80, 200), kp('rightHip', 120, 200)];
+    const bust = analyseDetections({ face: [{ boxScore: 0.9, box: [80, 30, 40, 50] }, { boxScore: 0.2, box: [0, 0, 5, 5] }], body: [{ score: 0.8, box: [0, 0, 1, 1], keypoints: upper }] }, 200, 300);
+    expect(bust).toMatchObject({ subjects: 1, framing: 'bust' });
+    expect(bust.box.width).toBeGreaterThan(60);
+    const full = analyseDetections({ face: [{ boxScore: 0.9, box: [80, 30, 40, 50] }], body: [{ score: 0.8, box: [0, 0, 1, 1], keypoints: [...upper, kp('leftKnee', 85, 260)] }] }, 200, 300);
+    expect(full.framing).toBe('full_body');
+    const crowd = analyseDetections({ face: [0, 1, 2].map((i) => ({ boxScore: 0.8, box: [i * 60, 10, 40, 40] as [number, number, number, number] })), body: [] }, 200, 300);
+    expect(crowd.subjects).toBe(3);
+    expect(analyseDetections({ face: [], body: [{ score: 0.01, box: [0, 0, 1, 1], keypoints: [] }] }, 200, 300).subjects).toBe(0);
+  });
+
+  it('animation: the pose loops seamlessly over five seconds and lands with a squash', () => {
+    const a = pose(0, 512);
+    const b = pose(5, 512);
+    expect(b.lift).toBeCloseTo(a.lift, 6);
+    expect(b.angle).toBeCloseTo(a.angle, 6);
+    expect(a.scaleY).toBeLessThan(1); // squashed on landing
+    expect(pose(0.625, 512).lift).toBeCloseTo(51.2, 1); // top of the hop
+  });
+});
