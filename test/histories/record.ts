@@ -65,5 +65,43 @@ await worker.runUntil(async () => {
     console.log(`recorded ${file}`);
   }
 });
+
+// The animation workflow, with a scripted pipeline: a success and a failure at segmentation.
+const animationWorker = await Worker.create({
+  connection: env.nativeConnection,
+  taskQueue: 'record-animation',
+  workflowsPath: path.join(here, '../../src/workflows/index.ts'),
+  activities: {
+    ...createLedgerActivities({ ledger }),
+    ...createAlertActivities({ channels: [{ name: 'none', send: async () => undefined }], temporalUiUrl: 'http://ui', namespace: 'default' }),
+    moderatePhoto: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
+    analyzePhoto: async () => ({ framing: 'bust', box: { left: 0, top: 0, width: 300, height: 400 }, subjects: 1 }),
+    cartoonizePhoto: async (i: { animationId: string }) => ({ imageKey: `animations/${i.animationId}/cartoon.png` }),
+    expandToFullBody: async (i: { animationId: string }) => ({ imageKey: `animations/${i.animationId}/cartoon-full-body.png` }),
+    segmentImage: async (i: { animationId: string }) => {
+      if (i.animationId.endsWith('failed')) throw ApplicationFailure.nonRetryable('background removal left nothing', 'EmptyMask');
+      return { cutoutKey: `animations/${i.animationId}/cutout.png`, coverage: 0.4 };
+    },
+    submitAnimation: async (i: { animationId: string }) => ({ backend: 'local', jobId: `animations/${i.animationId}/cutout.png` }),
+    pollAnimation: async () => ({ polls: 1 }),
+    fetchAnimationFrames: async (i: { animationId: string }) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
+    transcodeAnimation: async (i: { animationId: string; format: string }) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
+    renderPoster: async (i: { animationId: string }) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
+  },
+});
+await animationWorker.runUntil(async () => {
+  for (const name of ['succeeded', 'failed']) {
+    const animationId = `an_replay_${name}`;
+    const handle = await env.client.workflow.start('AnimationWorkflow', {
+      taskQueue: 'record-animation',
+      workflowId: `animation:${animationId}`,
+      args: [{ animationId, customerId: 'acct-replay', photoKey: `animations/${animationId}/photo.png`, fullBody: true }],
+    });
+    await handle.result().catch(() => undefined);
+    const file = path.join(here, `animation-${name}.json`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    console.log(`recorded ${file}`);
+  }
+});
 await env.teardown();
 await db.close();

@@ -13,11 +13,19 @@ const load = async (f: string) => JSON.parse(await readFile(path.join(dir, f), '
 
 describe('replay of recorded histories', () => {
   it('has histories to replay', () => {
-    expect(files).toEqual(['paid-work-cancelled.json', 'paid-work-failed-refunded.json', 'paid-work-succeeded.json']);
+    expect(files).toEqual([
+      'animation-failed.json',
+      'animation-succeeded.json',
+      'paid-work-cancelled.json',
+      'paid-work-failed-refunded.json',
+      'paid-work-succeeded.json',
+    ]);
   });
 
+  const productWorkflows = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/workflows/index.ts');
   it.each(files)('%s replays without nondeterminism', async (file) => {
-    await Worker.runReplayHistory({ workflowBundle: await bundle() }, await load(file));
+    const workflowsPath = file.startsWith('paid-work-') ? undefined : productWorkflows;
+    await Worker.runReplayHistory({ workflowBundle: await bundle(workflowsPath) }, await load(file));
   });
 
   it('would catch a nondeterministic change', async () => {
