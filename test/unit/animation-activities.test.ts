@@ -22,6 +22,10 @@ import type { JobState, ModelBackend } from '../../src/models/port.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 
 let blobs: LocalBlobStore;
+
+/** MockActivityEnvironment.run, typed by the activity rather than by the literal arguments. */
+const call = <A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> =>
+  env.run(fn as (input: unknown) => Promise<R>, input);
 beforeEach(async () => {
   blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'act-blobs-')));
 });
@@ -63,7 +67,7 @@ async function withPhoto(w = 400, h = 300) {
 describe('analyzePhoto checks the analysis', () => {
   const run = async (analysis: Awaited<ReturnType<ModelBackend['analyze']>>) => {
     const acts = createAnimationActivities({ blobs, models: backend({ analyze: async () => analysis }), ffmpegPath: 'ffmpeg' });
-    return new MockActivityEnvironment().run(acts.analyzePhoto, { photoKey: await withPhoto() });
+    return call(new MockActivityEnvironment(), acts.analyzePhoto, { photoKey: await withPhoto() });
   };
   const box = { left: 50, top: 20, width: 200, height: 260 };
   it('passes one clear subject', async () => {
@@ -83,7 +87,7 @@ describe('segmentImage checks the cut-out', () => {
   const run = async (cutout: Buffer) => {
     await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
     const acts = createAnimationActivities({ blobs, models: backend({ removeBackground: async () => cutout }), ffmpegPath: 'ffmpeg' });
-    return new MockActivityEnvironment().run(acts.segmentImage, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
+    return call(new MockActivityEnvironment(), acts.segmentImage, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
   };
   it('keeps a real cut-out, trimmed to the subject', async () => {
     const result = await run(await disc(300));
@@ -104,7 +108,7 @@ describe('segmentImage checks the cut-out', () => {
 it('expandToFullBody refuses an output no taller than the bust', async () => {
   await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
   const acts = createAnimationActivities({ blobs, models: backend({ expandToFullBody: async () => png(200, 200) }), ffmpegPath: 'ffmpeg' });
-  const run = new MockActivityEnvironment().run(acts.expandToFullBody, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
+  const run = call(new MockActivityEnvironment(), acts.expandToFullBody, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
   expect(await failureType(run)).toMatchObject({ type: 'InvalidModelOutput' });
 });
 
@@ -115,7 +119,7 @@ describe('pollAnimation', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    expect(await env.run(acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } })).toEqual({ polls: 3 });
+    expect(await call(env, acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } })).toEqual({ polls: 3 });
     expect(beats).toEqual([
       { polls: 1, state: { state: 'queued' } },
       { polls: 2, state: { state: 'running', progress: 0.5 } },
@@ -124,7 +128,7 @@ describe('pollAnimation', () => {
   });
   it('a failed job fails the step for good', async () => {
     const acts = createAnimationActivities({ blobs, models: backend({ animationState: async () => ({ state: 'failed', error: 'GPU on fire' }) }), ffmpegPath: 'ffmpeg' });
-    const run = new MockActivityEnvironment().run(acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } });
+    const run = call(new MockActivityEnvironment(), acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } });
     expect(await failureType(run)).toMatchObject({ type: 'AnimationJobFailed', nonRetryable: true, message: 'the animation job failed: GPU on fire' });
   });
 });
@@ -153,25 +157,25 @@ describe('transcoding with ffmpeg', () => {
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const webm = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' });
+    const webm = await call(env, acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' });
     expect(beats).toHaveLength(24);
     const info = await probe(await buffer(await blobs.get(webm.key)), 'webm');
     expect(info.streams[0]).toMatchObject({ codec_name: 'vp9', width: 128, height: 128 });
     expect(info.streams[0].tags.ALPHA_MODE ?? info.streams[0].tags.alpha_mode).toBe('1');
     expect(Number(info.format.duration)).toBeCloseTo(1, 1);
 
-    const webp = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webp' });
+    const webp = await call(env, acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webp' });
     expect(await sharp(await buffer(await blobs.get(webp.key)), { animated: true }).metadata()).toMatchObject({ pages: 24, hasAlpha: true });
-    const gif = await env.run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'gif' });
+    const gif = await call(env, acts.transcodeAnimation, { animationId: 't', frames: set, format: 'gif' });
     expect(await sharp(await buffer(await blobs.get(gif.key)), { animated: true }).metadata()).toMatchObject({ format: 'gif', pages: 24 });
-    const poster = await env.run(acts.renderPoster, { animationId: 't', frames: set });
+    const poster = await call(env, acts.renderPoster, { animationId: 't', frames: set });
     expect(await alphaCoverage(await buffer(await blobs.get(poster.key)))).toBeGreaterThan(0.02);
   });
 
   it('reports ffmpeg\'s own words when it fails', async () => {
     const set = await frames(2);
     const acts = createAnimationActivities({ blobs, models: backend({}), ffmpegPath: '/bin/false' });
-    await expect(new MockActivityEnvironment().run(acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' })).rejects.toThrow(
+    await expect(call(new MockActivityEnvironment(), acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' })).rejects.toThrow(
       /ffmpeg/,
     );
   });
