@@ -133,4 +133,23 @@ describe('photo → animated buddy, end to end', () => {
     expect(me.credits).toBe(3);
     expect(app.output()).toContain('[ALERT]'); // the operator heard of it on the console
   }, 120_000);
+
+  it('the CLI animates a photo with a progress bar and prints the asset URLs', async () => {
+    const home = await mkdtemp(path.join(os.tmpdir(), 'cli-home-'));
+    const cli = launchEntry('animate', { PATH: process.env.PATH!, HOME: home }, [path.join(photos, 'camera.png'), '--api', base]);
+    expect(await cli.exited).toBe(0);
+    const out = cli.output();
+    expect(out).toContain('New account with 3 free credit(s)');
+    expect(out).toMatch(/\[#{28}\] 7\/7 transcode succeeded/);
+    for (const name of ['webm', 'webp', 'gif', 'poster', 'viewer']) expect(out).toMatch(new RegExp(`${name}\\s+http://`));
+    const saved = JSON.parse(await readFile(path.join(home, '.config/stickerflow/cli.json'), 'utf8')) as Record<string, string>;
+    expect(saved[base]).toMatch(/^sf_key_/);
+
+    // A second run reuses the saved key: the same account, one credit fewer.
+    const again = launchEntry('animate', { PATH: process.env.PATH!, HOME: home }, [path.join(photos, 'coffee.png'), '--api', base]);
+    expect(await again.exited).toBe(1);
+    expect(again.output()).not.toContain('New account');
+    expect(again.output()).toContain('Failed at analyze');
+    expect(again.output()).toContain('Your credit was refunded.');
+  }, 240_000);
 });

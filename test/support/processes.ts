@@ -122,9 +122,9 @@ export interface Launched {
 }
 
 /** Runs one of our entry points (`src/bin/<entry>.ts`) as a user would, collecting its output. */
-export function launchEntry(entry: string, env: Record<string, string>): Launched {
+export function launchEntry(entry: string, env: Record<string, string>, args: string[] = []): Launched {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${entry}.ts`], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', `src/bin/${entry}.ts`, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
