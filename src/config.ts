@@ -55,6 +55,7 @@ const schema = z
     STARTER_CREDITS: z.coerce.number().int().min(0).default(3),
     COOKIE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     MODEL_BACKEND: z.enum(['local']).default('local'),
+    PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_UPLOAD_MB: z.coerce.number().positive().max(200).default(20),
     MAX_PHOTO_MEGAPIXELS: z.coerce.number().positive().max(500).default(40),
@@ -118,7 +119,8 @@ export interface Config {
   starterCredits: number;
   /** Signs the customer cookie. Unset: a random one kept under DATA_DIR (fine for one machine). */
   cookieSecret?: string;
-  models: { backend: 'local' };
+  /** `concurrency`: animation jobs running at the provider at once, across the whole cluster. */
+  models: { backend: 'local'; concurrency: number };
   media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number };
 }
 
@@ -187,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     starterCredits: e.STARTER_CREDITS,
     cookieSecret: e.COOKIE_SECRET,
-    models: { backend: e.MODEL_BACKEND },
+    models: { backend: e.MODEL_BACKEND, concurrency: e.PROVIDER_CONCURRENCY },
     media: {
       ffmpegPath: e.FFMPEG_PATH,
       maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),

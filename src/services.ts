@@ -20,6 +20,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrate } from './db/migrations.js';
 import { CreditLedger } from './ledger/ledger.js';
+import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
 import { connectWorker, temporalAnswers, type TemporalTarget } from './temporal/connection.js';
@@ -31,6 +32,7 @@ export interface Services {
   blobs: BlobStore;
   customers: Customers;
   animations: AnimationRepository;
+  providerSlots: ProviderSlots;
   cookieKeys: string[];
   close(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export async function openServices(config: Config): Promise<Services> {
     blobs: createBlobStore(config.storage),
     customers: new Customers(db, ledger, config.starterCredits),
     animations: new AnimationRepository(db),
+    providerSlots: new ProviderSlots(db),
     cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(config.dataDir, 'secrets', 'cookie-secret')))],
     close: () => db.close(),
   };
@@ -84,6 +87,7 @@ export async function launchWorker(config: Config, services: Services, target: T
       blobs: services.blobs,
       models: createModelBackend(config.models, services.blobs),
       ffmpegPath: config.media.ffmpegPath,
+      providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
     }),
   });
   const done = worker.run();

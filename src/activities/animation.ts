@@ -12,6 +12,7 @@ import sharp, { type Metadata } from 'sharp';
 import { frameKey, type FrameSet } from '../media/frames.js';
 import { transcodeFrames, type AnimationFormat } from '../media/transcode.js';
 import { ModelError, type AnimationJob, type ModelBackend, type ModerationVerdict, type SubjectAnalysis } from '../models/port.js';
+import type { ProviderSlots } from '../limits/provider-slots.js';
 import type { BlobStore } from '../storage/port.js';
 
 export interface AnimationActivityDeps {
@@ -20,6 +21,8 @@ export interface AnimationActivityDeps {
   ffmpegPath: string;
   /** Pause between two status checks of an animation job. */
   pollIntervalMs?: number;
+  /** The cluster-wide cap on animation jobs running at the provider at once. */
+  providerLimit?: { slots: ProviderSlots; concurrency: number; leaseMs: number };
 }
 
 export const animationKey = (animationId: string, name: string) => `animations/${animationId}/${name}`;
@@ -116,21 +119,40 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
       return { cutoutKey: key, coverage };
     },
 
-    /** Idempotent: the animation id is the provider's idempotency key, so a retry finds the same job. */
+    /**
+     * Idempotent: the animation id is the provider's idempotency key, so a retry finds the same
+     * job. Waits (by retrying, ProviderBusy) while the provider's cluster-wide slots are all taken.
+     */
     async submitAnimation(input: { animationId: string; cutoutKey: string }): Promise<AnimationJob> {
-      const cutout = await read(input.cutoutKey);
-      return modelCall(() => models.submitAnimation({ cutout, cutoutKey: input.cutoutKey, idempotencyKey: input.animationId }));
+      const limit = deps.providerLimit;
+      if (limit && !(await limit.slots.acquire(models.name, input.animationId, limit.concurrency, limit.leaseMs))) {
+        throw ApplicationFailure.create({
+          type: 'ProviderBusy',
+          message: `all ${limit.concurrency} ${models.name} slots are in use`,
+          nextRetryDelay: '5 seconds',
+        });
+      }
+      try {
+        const cutout = await read(input.cutoutKey);
+        return await modelCall(() => models.submitAnimation({ cutout, cutoutKey: input.cutoutKey, idempotencyKey: input.animationId }));
+      } catch (err) {
+        await limit?.slots.release(models.name, input.animationId);
+        throw err;
+      }
     },
 
     /**
-     * Waits for the job, heartbeating its state. A worker that dies here is replaced after the
-     * heartbeat timeout and the next attempt polls the same job: nothing is submitted twice.
+     * Waits for the job, heartbeating its state (and renewing its provider slot). A worker that
+     * dies here is replaced after the heartbeat timeout and the next attempt polls the same job:
+     * nothing is submitted twice.
      */
-    async pollAnimation(input: { job: AnimationJob }): Promise<{ polls: number }> {
+    async pollAnimation(input: { job: AnimationJob; animationId?: string }): Promise<{ polls: number }> {
       const ctx = Context.current();
+      const limit = deps.providerLimit;
       for (let polls = 1; ; polls++) {
         const state = await modelCall(() => models.animationState(input.job));
         ctx.heartbeat({ polls, state });
+        if (limit && input.animationId) await limit.slots.renew(models.name, input.animationId, limit.leaseMs);
         if (state.state === 'completed') return { polls };
         if (state.state === 'failed') throw invalid('AnimationJobFailed', `the animation job failed: ${state.error}`);
         await ctx.sleep(deps.pollIntervalMs ?? 2000);
@@ -154,6 +176,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
         }),
       );
       if (frames < fps * 5 || !size) throw invalid('InvalidModelOutput', `the animation has ${frames} frames at ${fps} fps; 5 seconds needed`);
+      await deps.providerLimit?.slots.release(models.name, input.animationId); // the provider's part is done
       return { prefix, count: frames, fps, ...size };
     },
 

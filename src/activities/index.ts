@@ -7,7 +7,7 @@ import type { CreditLedger } from '../ledger/ledger.js';
 import type { ModelBackend } from '../models/port.js';
 import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
-import { createAnimationActivities } from './animation.js';
+import { createAnimationActivities, type AnimationActivityDeps } from './animation.js';
 import { createLedgerActivities } from './ledger.js';
 
 export interface ActivityDeps {
@@ -18,6 +18,7 @@ export interface ActivityDeps {
   blobs: BlobStore;
   models: ModelBackend;
   ffmpegPath: string;
+  providerLimit?: AnimationActivityDeps['providerLimit'];
 }
 
 export function createActivities(deps: ActivityDeps) {

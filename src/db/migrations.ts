@@ -68,6 +68,19 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'provider slots',
+    sql: `
+      -- Leases on a provider's concurrent jobs, shared by every worker and process.
+      CREATE TABLE provider_slots (
+        provider    TEXT NOT NULL,
+        holder      TEXT NOT NULL,
+        expires_at  TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (provider, holder)
+      );
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

@@ -211,3 +211,38 @@ describe('local back end decisions', () => {
     expect(pose(0.625, 512).lift).toBeCloseTo(51.2, 1); // top of the hop
   });
 });
+
+describe('the provider limit around an animation job', () => {
+  it('submit waits its turn (ProviderBusy, retryable) while the slots are full; fetch frees the slot', async () => {
+    const { openPGlite } = await import('../../src/db/database.js');
+    const { migrate } = await import('../../src/db/migrations.js');
+    const { ProviderSlots } = await import('../../src/limits/provider-slots.js');
+    const db = await openPGlite();
+    await migrate(db);
+    const slots = new ProviderSlots(db);
+    await blobs.put('animations/a/cutout.png', Readable.from([await disc(64)]));
+    const frame = await disc(64);
+    const acts = createAnimationActivities({
+      blobs,
+      ffmpegPath: 'ffmpeg',
+      providerLimit: { slots, concurrency: 1, leaseMs: 60_000 },
+      models: backend({
+        submitAnimation: async (i) => ({ backend: 'scripted', jobId: `job-${i.idempotencyKey}` }),
+        fetchAnimation: async (_job, onFrame) => {
+          for (let i = 0; i < 120; i++) await onFrame(frame, i);
+          return { fps: 24, frames: 120 };
+        },
+      }),
+    });
+    const env = new MockActivityEnvironment();
+    const job = await call(env, acts.submitAnimation, { animationId: 'first', cutoutKey: 'animations/a/cutout.png' });
+    expect(await failureType(call(env, acts.submitAnimation, { animationId: 'second', cutoutKey: 'animations/a/cutout.png' }))).toMatchObject({
+      type: 'ProviderBusy',
+      nonRetryable: false,
+    });
+    await call(env, acts.fetchAnimationFrames, { animationId: 'first', job });
+    expect(await slots.inUse('scripted')).toBe(0);
+    expect(await call(env, acts.submitAnimation, { animationId: 'second', cutoutKey: 'animations/a/cutout.png' })).toEqual({ backend: 'scripted', jobId: 'job-second' });
+    await db.close();
+  });
+});

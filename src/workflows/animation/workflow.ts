@@ -25,10 +25,15 @@ const models = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
 });
 
-/** Submitting a job is idempotent (keyed by the animation id), so retrying it is safe. */
+/**
+ * Submitting a job is idempotent (keyed by the animation id), so retrying it is safe; it also
+ * waits its turn while the provider's cluster-wide slots are full (ProviderBusy), hence no
+ * attempt limit inside a generous deadline.
+ */
 const submit = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+  scheduleToCloseTimeout: '6 hours',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 /**
@@ -88,7 +93,7 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
       const cutout = await run('segment', () => models.segmentImage({ animationId, imageKey: cartoon.imageKey }));
       const frames = await run('animate', async () => {
         const job = await submit.submitAnimation({ animationId, cutoutKey: cutout.cutoutKey });
-        await poll.pollAnimation({ job });
+        await poll.pollAnimation({ job, animationId });
         return media.fetchAnimationFrames({ animationId, job });
       });
       return run('transcode', async () => {
