@@ -28,6 +28,8 @@ export interface DevServerOptions {
   namespace: string;
   /** How long to wait for the frontend to answer. */
   readyTimeoutMs?: number;
+  /** false: keep everything in memory (benchmarks); default: the SQLite file under dataDir. */
+  persist?: boolean;
 }
 
 /** Features later workflows rely on (updates, update-with-start), on by default in recent servers. */
@@ -56,7 +58,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTe
     '--ip', '127.0.0.1',
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
-    '--db-filename', path.join(opts.dataDir, 'temporal.sqlite'),
+    ...(opts.persist === false ? [] : ['--db-filename', path.join(opts.dataDir, 'temporal.sqlite')]),
     '--namespace', opts.namespace,
     '--log-level', 'warn',
     ...DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),

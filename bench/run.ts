@@ -1,0 +1,156 @@
+/**
+ * `npm run bench`: the animation pipeline's speed and memory targets, measured on this machine
+ * and printed as a table. Targets are goals to compare against, not assertions: a run never fails
+ * because a figure misses its target.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
+import { fork } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAnimationActivities } from '../src/activities/animation.js';
+import { loadConfig } from '../src/config.js';
+import { normalizePhoto } from '../src/media/photo.js';
+import { LocalModelBackend } from '../src/models/local/backend.js';
+import { LocalBlobStore } from '../src/storage/local.js';
+import { startDevServer } from '../src/temporal/dev-server.js';
+import { resolveTemporalCli } from '../src/toolchain/temporal.js';
+import { connectClient } from '../src/temporal/connection.js';
+import { freePort } from '../test/support/processes.js';
+
+Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+const here = path.dirname(fileURLToPath(import.meta.url));
+const rows: { name: string; value: string; target: string; met: boolean | undefined; note: string }[] = [];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+/** Photo → sprite with the local back end: every step the workflow runs, in one process. */
+async function photoToSprite(runs: number) {
+  log('photo → sprite (local back end)…');
+  const blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'bench-pipeline-')));
+  const acts = createAnimationActivities({ blobs, models: new LocalModelBackend({ blobs }), ffmpegPath: 'ffmpeg', pollIntervalMs: 10 });
+  const env = new MockActivityEnvironment();
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const id = `an_bench${r}`;
+    const started = performance.now();
+    const working = path.join(os.tmpdir(), `bench-photo-${r}.png`);
+    await normalizePhoto(path.join(here, '../test/fixtures/photos/astronaut.png'), working);
+    const photoKey = `animations/${id}/photo.png`;
+    await blobs.put(photoKey, createReadStream(working));
+    const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => env.run(fn as (a: unknown) => Promise<R>, a);
+    await run(acts.moderatePhoto, { photoKey });
+    const subject = await run(acts.analyzePhoto, { photoKey });
+    let { imageKey } = await run(acts.cartoonizePhoto, { animationId: id, photoKey, subject });
+    if (subject.framing === 'bust') ({ imageKey } = await run(acts.expandToFullBody, { animationId: id, imageKey }));
+    const { cutoutKey } = await run(acts.segmentImage, { animationId: id, imageKey });
+    const job = await run(acts.submitAnimation, { animationId: id, cutoutKey });
+    await run(acts.pollAnimation, { job });
+    const frames = await run(acts.fetchAnimationFrames, { animationId: id, job });
+    await Promise.all([
+      ...(['webm', 'webp', 'gif'] as const).map((format) => run(acts.transcodeAnimation, { animationId: id, frames, format })),
+      run(acts.renderPoster, { animationId: id, frames }),
+    ]);
+    times.push(performance.now() - started);
+    log(`  run ${r + 1}: ${(times.at(-1)! / 1000).toFixed(1)} s`);
+  }
+  const warm = times.slice(1);
+  const p50 = median(warm.length ? warm : times);
+  rows.push({ name: 'photo → sprite, 512×512, local back end (p50, warm)', value: `${(p50 / 1000).toFixed(1)} s`, target: '≤ 20 s', met: p50 <= 20_000, note: `${runs} runs; first (model loading) ${(times[0]! / 1000).toFixed(1)} s` });
+}
+
+/** Temporal's cost per activity on the local dev server: chains of no-op activities. */
+async function orchestrationOverhead(workflows: number, activities: number, persist: boolean) {
+  log('orchestration overhead (dev server, no-op activities)…');
+  const config = loadConfig();
+  const exe = await resolveTemporalCli({ explicitPath: config.temporal.cliPath, cacheDir: config.toolCacheDir, log });
+  if (exe.type !== 'existing-path') throw new Error('the benchmark needs the Temporal CLI binary');
+  const server = await startDevServer({
+    executable: exe.path,
+    dataDir: await mkdtemp(path.join(os.tmpdir(), 'bench-temporal-')),
+    port: await freePort(),
+    uiPort: await freePort(),
+    namespace: 'default',
+    persist,
+  });
+  try {
+    const { NativeConnection } = await import('@temporalio/worker');
+    const connection = await NativeConnection.connect({ address: server.address });
+    const worker = await Worker.create({ connection, taskQueue: 'bench', workflowsPath: path.join(here, 'workflows.ts'), activities: { noop: async () => undefined } });
+    const client = await connectClient({ address: server.address, namespace: 'default', tls: false });
+    const perActivity: number[] = [];
+    await worker.runUntil(async () => {
+      await client.workflow.execute('noopChainWorkflow', { taskQueue: 'bench', workflowId: 'warmup', args: [5] });
+      for (let w = 0; w < workflows; w++) {
+        const started = performance.now();
+        await client.workflow.execute('noopChainWorkflow', { taskQueue: 'bench', workflowId: `chain-${w}`, args: [activities] });
+        perActivity.push((performance.now() - started) / activities);
+      }
+    });
+    await client.connection.close();
+    await connection.close();
+    const p50 = median(perActivity);
+    rows.push({
+      name: `orchestration overhead per activity (p50), ${persist ? 'SQLite file' : 'in memory'}`,
+      value: `${p50.toFixed(1)} ms`,
+      target: '≤ 10 ms',
+      met: p50 <= 10,
+      note: `${workflows} workflows × ${activities} sequential no-op activities on the dev server`,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Peak memory of transcoding + upload, sampled from /proc for the process and its ffmpeg. */
+async function transcodeMemory(seconds: number) {
+  log(`transcode + upload peak RSS (${seconds} s of frames)…`);
+  const child = fork(path.join(here, 'transcode-child.ts'), [String(seconds), '512'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const rss = async (pid: number): Promise<number> => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  };
+  const descendants = async (pid: number): Promise<number[]> => {
+    const kids = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
+    return [...kids, ...(await Promise.all(kids.map(descendants))).flat()];
+  };
+  let measuring = false;
+  let peak = 0;
+  let peakSelf = 0;
+  let ms = 0;
+  const timer = setInterval(async () => {
+    if (!measuring || !child.pid) return;
+    const pids = [child.pid, ...(await descendants(child.pid))];
+    const each = await Promise.all(pids.map(rss));
+    peak = Math.max(peak, each.reduce((a, b) => a + b, 0));
+    peakSelf = Math.max(peakSelf, each[0] ?? 0);
+  }, 20);
+  await new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { ready?: boolean; done?: boolean; ms?: number }) => {
+      if (m.ready) measuring = true;
+      if (m.done) ms = m.ms ?? 0;
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`transcode child exited ${code}`))));
+  });
+  clearInterval(timer);
+  const mb = peak / 1024 / 1024;
+  rows.push({ name: `transcode + upload peak RSS, ${seconds} s at 512×512`, value: `${mb.toFixed(0)} MB`, target: '≤ 200 MB', met: mb <= 200, note: `node ${(peakSelf / 2 ** 20).toFixed(0)} MB at most + ffmpeg; WebM + WebP + GIF in ${(ms / 1000).toFixed(1)} s` });
+}
+
+const quick = process.argv.includes('--quick');
+if (!process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
+await orchestrationOverhead(quick ? 3 : 10, 50, true);
+await orchestrationOverhead(quick ? 3 : 10, 50, false);
+await transcodeMemory(5);
+await transcodeMemory(quick ? 10 : 20);
+
+const widths = [Math.max(...rows.map((r) => r.name.length), 9), 10, 9, 5];
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+console.log(`\nstickerflow benchmarks — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+console.log(line(['benchmark', 'result', 'target', 'met', 'notes']));
+console.log(line(widths.map((w) => '-'.repeat(w)).concat(['-----'])));
+for (const r of rows) console.log(line([r.name, r.value, r.target, r.met === undefined ? '—' : r.met ? 'yes' : 'NO', r.note]));
+process.exit(0);

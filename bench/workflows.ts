@@ -1,0 +1,8 @@
+/** Workflows that exist only to measure Temporal's own overhead: a chain of no-op activities. */
+import { proxyActivities } from '@temporalio/workflow';
+
+const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeout: '10 seconds' });
+
+export async function noopChainWorkflow(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await noop();
+}
