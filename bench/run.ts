@@ -19,6 +19,7 @@ import { LocalBlobStore } from '../src/storage/local.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { resolveTemporalCli } from '../src/toolchain/temporal.js';
 import { connectClient } from '../src/temporal/connection.js';
+import { callActivity } from '../test/support/activities.js';
 import { freePort } from '../test/support/processes.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -41,7 +42,7 @@ async function photoToSprite(runs: number) {
     await normalizePhoto(path.join(here, '../test/fixtures/photos/astronaut.png'), working);
     const photoKey = `animations/${id}/photo.png`;
     await blobs.put(photoKey, createReadStream(working));
-    const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => env.run(fn as (a: unknown) => Promise<R>, a);
+    const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => callActivity(env, fn, a);
     await run(acts.moderatePhoto, { photoKey });
     const subject = await run(acts.analyzePhoto, { photoKey });
     let { imageKey } = await run(acts.cartoonizePhoto, { animationId: id, photoKey, subject });

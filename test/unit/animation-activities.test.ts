@@ -20,12 +20,10 @@ import { pose } from '../../src/models/local/animate.js';
 import { verdictFrom } from '../../src/models/local/moderation.js';
 import type { JobState, ModelBackend } from '../../src/models/port.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
+import { callActivity } from '../support/activities.js';
 
 let blobs: LocalBlobStore;
-
-/** MockActivityEnvironment.run, typed by the activity rather than by the literal arguments. */
-const call = <A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> =>
-  env.run(fn as (input: unknown) => Promise<R>, input);
+const call = callActivity;
 beforeEach(async () => {
   blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'act-blobs-')));
 });
