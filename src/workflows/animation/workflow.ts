@@ -48,10 +48,13 @@ const poll = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-/** Media work is CPU-bound and local: a few minutes, heartbeating. */
+/**
+ * Media work is CPU-bound and local: a few minutes, heartbeating every frame, so a worker that
+ * dies mid-transcode is noticed within 20 seconds and the step restarts on another.
+ */
 const media = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 });
 
