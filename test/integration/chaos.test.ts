@@ -12,10 +12,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/database.js';
-import { startDevServer, type EmbeddedTemporal } from '../../src/temporal/dev-server.js';
+import type { EmbeddedTemporal } from '../../src/temporal/dev-server.js';
 import { animationWorkflowId } from '../../src/workflows/animation/api.js';
 import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
-import { temporalCliPath } from '../support/temporal.js';
+import { startTestDevServer } from '../support/temporal.js';
 
 const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
 let server: EmbeddedTemporal;
@@ -26,13 +26,7 @@ let api: Launched;
 let base: string;
 
 beforeAll(async () => {
-  server = await startDevServer({
-    executable: temporalCliPath(),
-    dataDir: await mkdtemp(path.join(os.tmpdir(), 'chaos-temporal-')),
-    port: await freePort(),
-    uiPort: await freePort(),
-    namespace: 'default',
-  });
+  server = await startTestDevServer();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   env = {

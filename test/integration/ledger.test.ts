@@ -1,17 +1,13 @@
 /** The credit ledger's guarantees, on embedded PGlite and on a real PostgreSQL server alike. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { openPGlite, openPostgres, type Database } from '../../src/db/database.js';
+import type { Database } from '../../src/db/database.js';
 import { migrate, migrations } from '../../src/db/migrations.js';
 import { CreditLedger, LedgerError } from '../../src/ledger/ledger.js';
+import { databaseEngines } from '../support/ledger.js';
 
-const engines: [string, () => Promise<Database>][] = [
-  ['PGlite', () => openPGlite()],
-  ['PostgreSQL', () => openPostgres(inject('postgresUrl'))],
-];
 
-describe.each(engines)('CreditLedger on %s', (_name, open) => {
+describe.each(databaseEngines)('CreditLedger on %s', (_name, open) => {
   let db: Database;
   let ledger: CreditLedger;
   beforeAll(async () => {

@@ -8,21 +8,15 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevServer, type EmbeddedTemporal } from '../../src/temporal/dev-server.js';
+import type { EmbeddedTemporal } from '../../src/temporal/dev-server.js';
 import { eventually, freePort, launchEntry } from '../support/processes.js';
-import { temporalCliPath } from '../support/temporal.js';
+import { startTestDevServer } from '../support/temporal.js';
 
 let server: EmbeddedTemporal;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  server = await startDevServer({
-    executable: temporalCliPath(),
-    dataDir: await mkdtemp(path.join(os.tmpdir(), 'stickerflow-prod-')),
-    port: await freePort(),
-    uiPort: await freePort(),
-    namespace: 'default',
-  });
+  server = await startTestDevServer();
   env = {
     PATH: process.env.PATH!,
     HOME: process.env.HOME ?? os.homedir(),

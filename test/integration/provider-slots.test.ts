@@ -1,16 +1,13 @@
 /** The cluster-wide provider limit, on PGlite and on PostgreSQL shared by separate connections. */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openPGlite, openPostgres, type Database } from '../../src/db/database.js';
+import { openPostgres, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { ProviderSlots } from '../../src/limits/provider-slots.js';
+import { databaseEngines } from '../support/ledger.js';
 
-const engines: [string, () => Promise<Database>][] = [
-  ['PGlite', () => openPGlite()],
-  ['PostgreSQL', () => openPostgres(inject('postgresUrl'))],
-];
 
-describe.each(engines)('ProviderSlots on %s', (_n, open) => {
+describe.each(databaseEngines)('ProviderSlots on %s', (_n, open) => {
   let db: Database;
   let slots: ProviderSlots;
   beforeAll(async () => {

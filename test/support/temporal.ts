@@ -4,6 +4,7 @@ import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSour
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { startDevServer, type EmbeddedTemporal } from '../../src/temporal/dev-server.js';
 
 // Activity failures are expected in these tests; the SDK's warnings about them are noise.
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -34,4 +35,18 @@ export function temporalCliPath(): string {
     throw new Error('These tests run the Temporal CLI binary itself; build it with Go (see README) or set TEMPORAL_CLI_PATH');
   }
   return exe.path;
+}
+
+/** The real Temporal CLI dev server on free ports over a temporary data folder. */
+export async function startTestDevServer(): Promise<EmbeddedTemporal> {
+  const { mkdtemp } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const { freePort } = await import('./processes.js');
+  return startDevServer({
+    executable: temporalCliPath(),
+    dataDir: await mkdtemp(path.join(os.tmpdir(), 'stickerflow-temporal-')),
+    port: await freePort(),
+    uiPort: await freePort(),
+    namespace: 'default',
+  });
 }

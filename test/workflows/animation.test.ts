@@ -10,15 +10,13 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAlertActivities } from '../../src/activities/alerts.js';
 import type { Activities } from '../../src/activities/index.js';
-import { createLedgerActivities } from '../../src/activities/ledger.js';
-import { openPGlite, type Database } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrations.js';
+import { type Database } from '../../src/db/database.js';
 import { CreditLedger } from '../../src/ledger/ledger.js';
 import type { FrameSet } from '../../src/media/frames.js';
 import { animationEventsQuery, animationStatusQuery, animationWorkflowId, type AnimationInput } from '../../src/workflows/animation/api.js';
 import { AnimationWorkflow } from '../../src/workflows/animation/workflow.js';
+import { openLedger, paidWorkActivities } from '../support/ledger.js';
 import { RecordingAlertChannel } from '../support/recording-alerts.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
@@ -32,9 +30,7 @@ let customerId: string;
 let calls: string[];
 
 beforeAll(async () => {
-  [env, db] = await Promise.all([timeSkippingEnv(), openPGlite()]);
-  await migrate(db);
-  ledger = new CreditLedger(db);
+  [env, { db, ledger }] = await Promise.all([timeSkippingEnv(), openLedger()]);
 });
 afterAll(async () => {
   await env?.teardown();
@@ -77,8 +73,7 @@ async function runAnimation(overrides: Partial<Activities> = {}, input: Partial<
     taskQueue,
     workflowBundle: await bundle(workflowsPath),
     activities: {
-      ...createLedgerActivities({ ledger }),
-      ...createAlertActivities({ channels: [alerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
+      ...paidWorkActivities(ledger, [alerts]),
       ...pipeline(),
       ...overrides,
     },

@@ -7,13 +7,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAlertActivities } from '../../src/activities/alerts.js';
 import { createLedgerActivities } from '../../src/activities/ledger.js';
-import { openPGlite, type Database } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrations.js';
+import { type Database } from '../../src/db/database.js';
 import { CreditLedger, type ChargeRequest } from '../../src/ledger/ledger.js';
 import type { FixtureActivities } from '../fixtures/activities.js';
 import { paidFixtureWorkflow, paidStateQuery } from '../fixtures/workflows.js';
+import { openLedger, paidWorkActivities } from '../support/ledger.js';
 import { RecordingAlertChannel } from '../support/recording-alerts.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
@@ -24,9 +23,7 @@ let alerts: RecordingAlertChannel;
 let accountId: string;
 
 beforeAll(async () => {
-  [env, db] = await Promise.all([timeSkippingEnv(), openPGlite()]);
-  await migrate(db);
-  ledger = new CreditLedger(db);
+  [env, { db, ledger }] = await Promise.all([timeSkippingEnv(), openLedger()]);
 });
 afterAll(async () => {
   await env?.teardown();
@@ -43,8 +40,7 @@ type Overrides = Partial<ReturnType<typeof createLedgerActivities>> & Partial<Fi
 async function runFixture(steps: string[], overrides: Overrides = {}, during?: (id: string) => Promise<void>) {
   const taskQueue = `paid-${randomUUID()}`;
   const activities = {
-    ...createLedgerActivities({ ledger }),
-    ...createAlertActivities({ channels: [alerts], temporalUiUrl: 'http://ui.test', namespace: 'default' }),
+    ...paidWorkActivities(ledger, [alerts], 'http://ui.test'),
     performStep: async (name: string) => `${name} done`,
     ...overrides,
   };
