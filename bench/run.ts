@@ -7,12 +7,15 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { fork } from 'node:child_process';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAnimationActivities } from '../src/activities/animation.js';
 import { loadConfig } from '../src/config.js';
+import { frameKey } from '../src/media/frames.js';
 import { normalizePhoto } from '../src/media/photo.js';
 import { LocalModelBackend } from '../src/models/local/backend.js';
 import { LocalBlobStore } from '../src/storage/local.js';
@@ -122,7 +125,19 @@ async function orchestrationOverhead(workflows: number, activities: number, pers
 /** Peak memory of transcoding + upload, sampled from /proc for the process and its ffmpeg. */
 async function transcodeMemory(seconds: number) {
   log(`transcode + upload peak RSS (${seconds} s of frames)…`);
-  const child = fork(path.join(here, 'transcode-child.ts'), [String(seconds), '512'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const side = 512;
+  const count = seconds * 24;
+  const root = await mkdtemp(path.join(os.tmpdir(), 'bench-transcode-'));
+  const frames = new LocalBlobStore(root);
+  const disc = await sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${side / 2}" height="${side / 2}"><circle cx="${side / 4}" cy="${side / 4}" r="${side / 5}" fill="#e63"/></svg>`)).png().toBuffer();
+  for (let i = 0; i < count; i++) {
+    const frame = await sharp({ create: { width: side, height: side, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .composite([{ input: disc, left: Math.round((i / count) * side * 0.5), top: side / 4 }])
+      .png({ compressionLevel: 1 })
+      .toBuffer();
+    await frames.put(frameKey('f', i), Readable.from([frame]));
+  }
+  const child = fork(path.join(here, 'transcode-child.ts'), [root, String(count), String(side)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const rss = async (pid: number): Promise<number> => {
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
