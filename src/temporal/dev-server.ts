@@ -32,11 +32,16 @@ export interface DevServerOptions {
   persist?: boolean;
 }
 
-/** Features later workflows rely on (updates, update-with-start), on by default in recent servers. */
+/**
+ * Features the workflows rely on (updates, update-with-start), and eager activity execution: the
+ * server hands a just-scheduled activity straight back to the worker that scheduled it, instead
+ * of through the task queue (measured: ~100 ms → ~10 ms per sequential activity).
+ */
 const DYNAMIC_CONFIG = [
   'frontend.enableUpdateWorkflowExecution=true',
   'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
   'frontend.enableExecuteMultiOperation=true',
+  'system.enableActivityEagerExecution=true',
 ];
 
 const WATCHDOG = `
