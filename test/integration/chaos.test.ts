@@ -5,11 +5,11 @@
  * worker as separate processes on the real dev server and PostgreSQL.
  */
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/database.js';
 import type { EmbeddedTemporal } from '../../src/temporal/dev-server.js';
@@ -60,12 +60,18 @@ async function killDuring(step: 'animate' | 'transcode') {
   form.append('photo', new Blob([new Uint8Array(await readFile(path.join(photos, 'astronaut.png')))]), 'astronaut.png');
   const created = await fetch(`${base}/api/animations`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
   const { id } = (await created.json()) as { id: string };
-  const status = async () => (await (await fetch(`${base}/api/animations/${id}`)).json()) as { status: string; step: string; steps: { name: string; status: string }[] };
+  const status = async () => (await (await fetch(`${base}/api/animations/${id}`)).json()) as { status: string };
 
   let worker = startWorker();
-  const reached = await eventually(async () => (await status()).steps.find((s) => s.name === step)?.status === 'running', 120_000);
+  // Kill while one of the step's activities is running, as the server sees it.
+  const target = step === 'animate' ? ['fetchAnimationFrames', 'pollAnimation'] : ['transcodeAnimation'];
+  const handle = client.workflow.getHandle(animationWorkflowId(id));
+  const running = async () =>
+    ((await handle.describe()).raw.pendingActivities ?? []).some(
+      (a) => target.includes(a.activityType?.name ?? '') && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+    );
+  const reached = await eventually(running, 120_000);
   expect(reached, worker.output()).toBe(true);
-  if (step === 'transcode') await sleep(300); // into the encoders
   worker.child.kill('SIGKILL');
   await worker.exited;
 
