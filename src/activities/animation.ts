@@ -12,6 +12,7 @@ import sharp, { type Metadata } from 'sharp';
 import { frameKey, type FrameSet } from '../media/frames.js';
 import { transcodeFrames, type AnimationFormat } from '../media/transcode.js';
 import { ModelError, type AnimationJob, type ModelBackend, type ModerationVerdict, type SubjectAnalysis } from '../models/port.js';
+import { animationKey } from '../animations/repository.js';
 import type { ProviderSlots } from '../limits/provider-slots.js';
 import type { BlobStore } from '../storage/port.js';
 
@@ -24,8 +25,6 @@ export interface AnimationActivityDeps {
   /** The cluster-wide cap on animation jobs running at the provider at once. */
   providerLimit?: { slots: ProviderSlots; concurrency: number; leaseMs: number };
 }
-
-export const animationKey = (animationId: string, name: string) => `animations/${animationId}/${name}`;
 
 /** Model failures keep their stable type; non-retryable ones stop the workflow's retries. */
 async function modelCall<T>(fn: () => Promise<T>): Promise<T> {

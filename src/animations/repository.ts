@@ -2,6 +2,9 @@
 import type { Database } from '../db/database.js';
 import { randomId } from '../customers/customers.js';
 
+/** Where an animation's files live in the blob store: `animations/<id>/<name>`. */
+export const animationKey = (animationId: string, name: string) => `animations/${animationId}/${name}`;
+
 export interface AnimationRecord {
   id: string;
   customerId: string;

@@ -9,7 +9,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import type { AnimationRecord, AnimationRepository } from '../animations/repository.js';
+import { animationKey, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
 import type { Customers } from '../customers/customers.js';
 import type { CreditLedger } from '../ledger/ledger.js';
 import { inspectPhoto, normalizePhoto, PhotoRejected, type PhotoLimits } from '../media/photo.js';
@@ -89,7 +89,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
         ctx.body = accepted(record);
         return;
       }
-      const photoKey = `animations/${record.id}/photo.png`;
+      const photoKey = animationKey(record.id, 'photo.png');
       try {
         await deps.blobs.put(photoKey, createReadStream(working), { contentType: 'image/png' });
         const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: wantsFullBody(ctx.query.fullBody) };
@@ -172,7 +172,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
   router.get('/files/animations/:id/:name', async (ctx) => {
     const { id, name } = ctx.params as { id: string; name: string };
     if (!ID.test(id) || !/^[A-Za-z0-9_-]+\.(webm|webp|gif|png)$/.test(name)) throw new HttpError(404, 'not_found', 'no such file');
-    const key = `animations/${id}/${name}`;
+    const key = animationKey(id, name);
     const info = await deps.blobs.stat(key);
     if (!info) throw new HttpError(404, 'not_found', 'no such file');
     ctx.set('Cache-Control', 'public, max-age=31536000, immutable');

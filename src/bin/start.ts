@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import { createLogger } from '../logger.js';
 import { launchWorker, openServices, startApi, stopHttpServer, type Services } from '../services.js';
 import { connectClient } from '../temporal/connection.js';
-import { startEmbeddedTemporal, type EmbeddedTemporal } from '../temporal/dev-server.js';
+import { startEmbeddedTemporal } from '../temporal/dev-server.js';
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
 import { installTemporalRuntime } from '../worker.js';
 import { loadConfigOrExit, shutdownOnSignals, temporalTarget } from './process.js';
@@ -31,11 +31,10 @@ async function main() {
         : []),
     ]);
 
-    let temporal: EmbeddedTemporal | undefined;
     if (embedded) {
       say(`Starting the Temporal dev server (data in ${config.dataDir})…`);
-      temporal = await startEmbeddedTemporal(config, say);
-      onStop(() => temporal!.stop());
+      const temporal = await startEmbeddedTemporal(config, say);
+      onStop(() => temporal.stop());
     }
     const target = temporalTarget(config);
 

@@ -21,10 +21,8 @@ export class ProviderSlots {
         [provider, holder, leaseMs],
       );
       if (renewed.length) return true;
-      const [{ n }] = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM provider_slots WHERE provider = $1', [provider])) as [
-        { n: number },
-      ];
-      if (n >= limit) return false;
+      const [taken] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM provider_slots WHERE provider = $1', [provider]);
+      if ((taken?.n ?? 0) >= limit) return false;
       await tx.query(`INSERT INTO provider_slots (provider, holder, expires_at) VALUES ($1, $2, now() + ($3 * interval '1 millisecond'))`, [
         provider,
         holder,

@@ -11,7 +11,6 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BlobInfo, BlobStore } from '../storage/port.js';
 import { readFrames, type FrameSet } from './frames.js';
 
@@ -36,9 +35,9 @@ interface Options {
 
 const input = (fps: number) => ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', 'pipe:0'];
 
-/** Runs ffmpeg with the frames on stdin; resolves with its stdout stream handed to `consume`. */
-async function runFfmpeg<T>(opts: Options, args: string[], consume: (stdout: Readable) => Promise<T>): Promise<T> {
-  const child = spawn(opts.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Runs ffmpeg with the frames on its stdin; it writes its output to the file named in `args`. */
+async function runFfmpeg(opts: Options, args: string[]): Promise<void> {
+  const child = spawn(opts.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -59,9 +58,8 @@ async function runFfmpeg<T>(opts: Options, args: string[], consume: (stdout: Rea
   // ffmpeg exiting early (bad args) closes stdin: report its words, not EPIPE.
   child.stdin.on('error', () => undefined);
   try {
-    const [result, , code] = await Promise.all([consume(child.stdout), feed, exited]);
+    const [, code] = await Promise.all([feed, exited]);
     if (code !== 0) throw new TranscodeError(`ffmpeg exited with ${code}: ${stderr.trim()}`);
-    return result;
   } catch (err) {
     child.kill('SIGKILL');
     const code = await exited.catch(() => null);
@@ -74,7 +72,6 @@ export async function transcodeFrames(opts: Options & { format: AnimationFormat;
   const { fps } = opts.frames;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-transcode-'));
   const out = path.join(dir, `out.${opts.format}`);
-  const drain = async (stdout: Readable) => void stdout.resume();
   try {
     switch (opts.format) {
       case 'webm':
@@ -83,17 +80,17 @@ export async function transcodeFrames(opts: Options & { format: AnimationFormat;
         // transcode (measured at 512×512: 181 MB with defaults, 121 MB so, no larger a file).
         await runFfmpeg(opts, [...input(fps), '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
           '-auto-alt-ref', '0', '-lag-in-frames', '0', '-tile-columns', '0', '-deadline', 'good', '-cpu-used', '4',
-          '-threads', '2', out], drain);
+          '-threads', '2', out]);
         break;
       case 'webp':
         await runFfmpeg(opts, [...input(fps), '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
-          '-loop', '0', out], drain);
+          '-loop', '0', out]);
         break;
       case 'gif': {
         const palette = path.join(dir, 'palette.png');
-        await runFfmpeg(opts, [...input(fps), '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette], drain);
+        await runFfmpeg(opts, [...input(fps), '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette]);
         await runFfmpeg(opts, [...input(fps), '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
-          '-loop', '0', out], drain);
+          '-loop', '0', out]);
         break;
       }
     }

@@ -42,7 +42,7 @@ const DYNAMIC_CONFIG = [
   'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
   'frontend.enableExecuteMultiOperation=true',
   'system.enableActivityEagerExecution=true',
-];
+].flatMap((kv) => ['--dynamic-config-value', kv]);
 
 const WATCHDOG = `
 parent=$1; shift
@@ -66,7 +66,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTe
     ...(opts.persist === false ? [] : ['--db-filename', path.join(opts.dataDir, 'temporal.sqlite')]),
     '--namespace', opts.namespace,
     '--log-level', 'warn',
-    ...DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+    ...DYNAMIC_CONFIG,
   ];
   const out = openSync(logFile, 'a');
   // Its own process group, so a Ctrl-C reaches it only through us, in the order we choose.
@@ -134,7 +134,7 @@ export async function startEmbeddedTemporal(config: Config, log: Log): Promise<E
       uiPort: config.temporal.uiPort,
       dbFilename: path.join(config.dataDir, 'temporal.sqlite'),
       namespace: config.temporal.namespace,
-      extraArgs: DYNAMIC_CONFIG.flatMap((kv) => ['--dynamic-config-value', kv]),
+      extraArgs: DYNAMIC_CONFIG,
     },
   });
   return { address: `127.0.0.1:${config.temporal.devServerPort}`, uiUrl: config.temporal.uiUrl, stop: () => env.teardown() };

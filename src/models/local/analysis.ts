@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Box, SubjectAnalysis } from '../port.js';
-import { allowFileFetch, packageDir, wasmDir } from './tfjs.js';
+import { packageDir, tfjs, wasmDir } from './tfjs.js';
 
 const require = createRequire(import.meta.url);
 
@@ -34,8 +34,7 @@ const LOWER_BODY = ['leftKnee', 'rightKnee', 'leftAnkle', 'rightAnkle'];
 let human: Promise<Human> | undefined;
 function load(): Promise<Human> {
   human ??= (async () => {
-    allowFileFetch();
-    await import('./tfjs.js').then((t) => t.tfjs()); // one wasm backend for every model
+    await tfjs(); // one wasm backend (and the file:// fetch shim) for every model
     // Loaded by path: the package's exports map does not expose its wasm build.
     const dir = packageDir('@vladmandic/human');
     const { Human } = require(path.join(dir, 'dist/human.node-wasm.js')) as { Human: new (config: object) => Human };

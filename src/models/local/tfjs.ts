@@ -23,7 +23,7 @@ let fetchShimmed = false;
  * tfjs loads model files with fetch, and Node's fetch refuses file:// URLs: answer those from
  * the file system (read-only, models inside node_modules), pass every other URL through.
  */
-export function allowFileFetch(): void {
+function allowFileFetch(): void {
   if (fetchShimmed) return;
   fetchShimmed = true;
   const realFetch = globalThis.fetch;
