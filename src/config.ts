@@ -54,7 +54,9 @@ const schema = z
 
     STARTER_CREDITS: z.coerce.number().int().min(0).default(3),
     COOKIE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    MODEL_BACKEND: z.enum(['local']).default('local'),
+    MODEL_BACKEND: z.enum(['local', 'fal']).optional(),
+    FAL_KEY: z.string().optional(),
+    FAL_BASE_URL: optionalUrl,
     PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_UPLOAD_MB: z.coerce.number().positive().max(200).default(20),
@@ -70,6 +72,9 @@ const schema = z
         path: ['PUSHOVER_USER'],
         message: 'PUSHOVER_TOKEN and PUSHOVER_USER go together',
       });
+    }
+    if (env.MODEL_BACKEND === 'fal' && !env.FAL_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['FAL_KEY'], message: 'required when MODEL_BACKEND=fal' });
     }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
@@ -119,8 +124,11 @@ export interface Config {
   starterCredits: number;
   /** Signs the customer cookie. Unset: a random one kept under DATA_DIR (fine for one machine). */
   cookieSecret?: string;
-  /** `concurrency`: animation jobs running at the provider at once, across the whole cluster. */
-  models: { backend: 'local'; concurrency: number };
+  /**
+   * `concurrency`: animation jobs running at the provider at once, across the whole cluster.
+   * `fal.baseUrl` replaces fal's hosts (queue.fal.run, rest.fal.ai), e.g. for a local fake.
+   */
+  models: { backend: 'local' | 'fal'; concurrency: number; fal?: { key: string; baseUrl?: string } };
   media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number };
 }
 
@@ -189,7 +197,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     starterCredits: e.STARTER_CREDITS,
     cookieSecret: e.COOKIE_SECRET,
-    models: { backend: e.MODEL_BACKEND, concurrency: e.PROVIDER_CONCURRENCY },
+    models: {
+      // A fal key chooses fal unless MODEL_BACKEND says otherwise.
+      backend: e.MODEL_BACKEND ?? (e.FAL_KEY ? 'fal' : 'local'),
+      concurrency: e.PROVIDER_CONCURRENCY,
+      fal: e.FAL_KEY ? { key: e.FAL_KEY, baseUrl: e.FAL_BASE_URL?.replace(/\/$/, '') } : undefined,
+    },
     media: {
       ffmpegPath: e.FFMPEG_PATH,
       maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
@@ -216,6 +229,7 @@ export function redactConfig(config: Config): unknown {
     ...config,
     temporal: { ...config.temporal, apiKey: mask(config.temporal.apiKey) },
     cookieSecret: mask(config.cookieSecret),
+    models: { ...config.models, fal: config.models.fal ? { ...config.models.fal, key: '***' } : undefined },
     databaseUrl: maskPassword(config.databaseUrl),
     storage:
       config.storage.driver === 's3'

@@ -85,7 +85,7 @@ export async function launchWorker(config: Config, services: Services, target: T
       temporalUiUrl: config.temporal.uiUrl,
       namespace: config.temporal.namespace,
       blobs: services.blobs,
-      models: createModelBackend(config.models, services.blobs),
+      models: createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath }),
       ffmpegPath: config.media.ffmpegPath,
       providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
     }),

@@ -32,7 +32,12 @@ async function modelCall<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (err instanceof ModelError) {
-      throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: !err.retryable });
+      throw ApplicationFailure.create({
+        type: err.type,
+        message: err.message,
+        nonRetryable: !err.retryable,
+        nextRetryDelay: err.retryAfterMs,
+      });
     }
     throw err;
   }
@@ -85,7 +90,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
     },
 
     async cartoonizePhoto(input: { animationId: string; photoKey: string; subject: SubjectAnalysis }): Promise<{ imageKey: string }> {
-      const cartoon = await modelCall(async () => models.cartoonize(await read(input.photoKey), input.subject));
+      const cartoon = await modelCall(async () => models.cartoonize(await read(input.photoKey), input.subject, `${input.animationId}:cartoonize`));
       await checkImage(cartoon, 'the cartoon');
       const key = animationKey(input.animationId, 'cartoon.png');
       await write(key, cartoon);
@@ -94,9 +99,11 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
 
     async expandToFullBody(input: { animationId: string; imageKey: string }): Promise<{ imageKey: string }> {
       const source = await read(input.imageKey);
-      const expanded = await modelCall(() => models.expandToFullBody(source));
+      const expanded = await modelCall(() => models.expandToFullBody(source, `${input.animationId}:expand`));
       const [before, after] = await Promise.all([sharp(source).metadata(), checkImage(expanded, 'the full-body cartoon')]);
-      if ((after.height ?? 0) <= (before.height ?? 0) * 1.1) {
+      // Generators keep a pixel budget, so "taller" is about shape: height over width.
+      const shape = (m: Metadata) => (m.height ?? 0) / (m.width || 1);
+      if (shape(after) <= shape(before) * 1.1) {
         throw invalid('InvalidModelOutput', 'the full-body cartoon is no taller than the bust it came from');
       }
       const key = animationKey(input.animationId, 'cartoon-full-body.png');
@@ -105,7 +112,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
     },
 
     async segmentImage(input: { animationId: string; imageKey: string }): Promise<{ cutoutKey: string; coverage: number }> {
-      const cutout = await modelCall(async () => models.removeBackground(await read(input.imageKey)));
+      const cutout = await modelCall(async () => models.removeBackground(await read(input.imageKey), `${input.animationId}:segment`));
       const meta = await checkImage(cutout, 'the cut-out');
       if (!meta.hasAlpha) throw invalid('InvalidModelOutput', 'the cut-out has no alpha channel');
       const coverage = await alphaCoverage(cutout);

@@ -81,6 +81,22 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'provider requests',
+    sql: `
+      -- Requests made to a provider that takes no idempotency key (fal): recorded the moment the
+      -- provider answers, so a retried step finds its request instead of paying for a second one.
+      CREATE TABLE provider_requests (
+        provider        TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        endpoint        TEXT NOT NULL,
+        request_id      TEXT NOT NULL,
+        created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider, idempotency_key)
+      );
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

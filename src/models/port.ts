@@ -33,6 +33,8 @@ export interface SubjectAnalysis {
 export interface AnimationJob {
   backend: string;
   jobId: string;
+  /** The submission's idempotency key, for back ends that run follow-up requests under it. */
+  key?: string;
 }
 
 export type JobState =
@@ -44,12 +46,15 @@ export interface ModelBackend {
   readonly name: string;
   moderate(image: Buffer): Promise<ModerationVerdict>;
   analyze(image: Buffer): Promise<SubjectAnalysis>;
-  /** A cartoon version of the subject (PNG). */
-  cartoonize(image: Buffer, subject: SubjectAnalysis): Promise<Buffer>;
+  /**
+   * A cartoon version of the subject (PNG). `callKey`, when given, names this call for the whole
+   * life of the step: a back end that pays per request makes one request per key.
+   */
+  cartoonize(image: Buffer, subject: SubjectAnalysis, callKey?: string): Promise<Buffer>;
   /** A second generation that extends a bust to a full body (PNG). */
-  expandToFullBody(image: Buffer): Promise<Buffer>;
+  expandToFullBody(image: Buffer, callKey?: string): Promise<Buffer>;
   /** The image with its background made transparent (RGBA PNG). */
-  removeBackground(image: Buffer): Promise<Buffer>;
+  removeBackground(image: Buffer, callKey?: string): Promise<Buffer>;
   /**
    * Starts a 5-second animation of the cut-out (given as bytes and as its blob key); idempotent
    * for one `idempotencyKey`: submitting again returns the same job, never a second one.
@@ -66,6 +71,8 @@ export class ModelError extends Error {
     public readonly type: string,
     message: string,
     public readonly retryable = false,
+    /** How long the provider asked us to wait before trying again. */
+    public readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'ModelError';

@@ -1,0 +1,55 @@
+/**
+ * Decoding a transparent video (VP9 with alpha in WebM, as background-removal services return
+ * it) into RGBA PNG frames at a fixed rate, each fitted onto a transparent square canvas — the
+ * same frames the local back end draws. ffmpeg writes the frames into a temporary folder; they
+ * are handed on one at a time, in order, and the folder is removed.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { TranscodeError } from './transcode.js';
+
+export interface DecodeOptions {
+  ffmpegPath: string;
+  fps: number;
+  /** Canvas side in pixels. */
+  side: number;
+}
+
+export async function decodeTransparentVideo(
+  video: Buffer,
+  opts: DecodeOptions,
+  onFrame: (png: Buffer, index: number) => Promise<void>,
+): Promise<{ fps: number; frames: number }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-decode-'));
+  try {
+    const source = path.join(dir, 'source.webm');
+    await writeFile(source, video);
+    const { side, fps } = opts;
+    const filter = [
+      `fps=${fps}`,
+      `scale=${side}:${side}:force_original_aspect_ratio=decrease`,
+      'format=rgba',
+      `pad=${side}:${side}:(ow-iw)/2:(oh-ih)/2:color=0x00000000`,
+    ].join(',');
+    // libvpx-vp9 as the decoder: ffmpeg's native VP9 decoder drops the alpha channel.
+    await run(opts.ffmpegPath, ['-c:v', 'libvpx-vp9', '-i', source, '-vf', filter, '-an', path.join(dir, 'frame-%05d.png')]);
+    const names = (await readdir(dir)).filter((n) => n.startsWith('frame-')).sort();
+    for (const [i, name] of names.entries()) await onFrame(await readFile(path.join(dir, name)), i);
+    return { fps, frames: names.length };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(ffmpegPath: string, args: string[]): Promise<void> {
+  const child = spawn(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) throw new TranscodeError(`ffmpeg could not decode the video (exit ${code}): ${stderr.trim()}`);
+}

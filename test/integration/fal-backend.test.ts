@@ -1,0 +1,219 @@
+/**
+ * The fal back end through the real @fal-ai/client against the local fal fake, over HTTP: each
+ * generative step, the two-request animation job, one submission per key, and how rate limits,
+ * server errors, refused keys and failed jobs come out — at the back end and at the activity.
+ */
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { alphaCoverage, createAnimationActivities } from '../../src/activities/animation.js';
+import type { Database } from '../../src/db/database.js';
+import { FalModelBackend } from '../../src/models/fal/backend.js';
+import { ANIMATE, EDIT_IMAGE, MATTE_VIDEO, REMOVE_BACKGROUND } from '../../src/models/fal/endpoints.js';
+import { FalQueue, parseRetryAfter } from '../../src/models/fal/queue.js';
+import { ModelError, type JobState } from '../../src/models/port.js';
+import { LocalBlobStore } from '../../src/storage/local.js';
+import { FakeFal } from '../fakes/fal.js';
+import { callActivity } from '../support/activities.js';
+import { openLedger } from '../support/ledger.js';
+
+const KEY = 'fal-test-key:secret';
+let fake: FakeFal;
+let db: Database;
+
+beforeAll(async () => {
+  fake = await new FakeFal({ key: KEY, jobMs: 150 }).start();
+  ({ db } = await openLedger());
+});
+afterAll(async () => {
+  await fake?.stop();
+  await db?.close();
+});
+
+const notLocal = { moderate: () => Promise.reject(new Error('unused')), analyze: () => Promise.reject(new Error('unused')) };
+const backend = (key = KEY) =>
+  new FalModelBackend({ queue: new FalQueue({ key, baseUrl: fake.url, db, pollIntervalMs: 50 }), local: notLocal, ffmpegPath: 'ffmpeg' });
+const uid = () => crypto.randomUUID();
+
+/** A photo-like input: a figure on a coloured background. */
+const photo = () =>
+  sharp(
+    Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="320"><rect width="320" height="320" fill="#7ab"/><circle cx="160" cy="120" r="60" fill="#fc9"/><rect x="100" y="180" width="120" height="140" fill="#c33"/></svg>`,
+    ),
+  )
+    .png()
+    .toBuffer();
+
+async function finish(models: FalModelBackend, job: Parameters<FalModelBackend['animationState']>[0]): Promise<JobState[]> {
+  const seen: JobState[] = [];
+  for (;;) {
+    const state = await models.animationState(job);
+    seen.push(state);
+    if (state.state === 'completed' || state.state === 'failed') return seen;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const thrown = async (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as ModelError);
+
+describe('the generative steps', () => {
+  it('cartoonize uploads the photo and returns the edited image; the same key never pays twice', async () => {
+    const models = backend();
+    const key = `${uid()}:cartoonize`;
+    const before = fake.submissionsTo(EDIT_IMAGE).length;
+    const first = await models.cartoonize(await photo(), { framing: 'bust', box: { left: 0, top: 0, width: 1, height: 1 }, subjects: 1 }, key);
+    const again = await models.cartoonize(await photo(), { framing: 'bust', box: { left: 0, top: 0, width: 1, height: 1 }, subjects: 1 }, key);
+    expect((await sharp(first).metadata()).format).toBe('png');
+    expect(again.equals(first)).toBe(true);
+    const made = fake.submissionsTo(EDIT_IMAGE).slice(before);
+    expect(made).toHaveLength(1);
+    expect(made[0]!.input).toMatchObject({ output_format: 'png', image_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\//) });
+  });
+
+  it('expandToFullBody asks for a 2:3 image and gets a taller shape', async () => {
+    const out = await backend().expandToFullBody(await photo(), `${uid()}:expand`);
+    const { width = 0, height = 0 } = await sharp(out).metadata();
+    expect(height / width).toBeCloseTo(1.5, 1);
+    expect(fake.submissionsTo(EDIT_IMAGE).at(-1)!.input).toMatchObject({ aspect_ratio: '2:3' });
+  });
+
+  it('removeBackground returns a cut-out with real transparency', async () => {
+    const out = await backend().removeBackground(await photo(), `${uid()}:segment`);
+    expect((await sharp(out).metadata()).hasAlpha).toBe(true);
+    const coverage = await alphaCoverage(out);
+    expect(coverage).toBeGreaterThan(0.2);
+    expect(coverage).toBeLessThan(0.9);
+    expect(fake.submissionsTo(REMOVE_BACKGROUND).at(-1)!.input).toMatchObject({ model: 'General Use (Light)', output_format: 'png' });
+  });
+});
+
+describe('the animation job', () => {
+  it('video, then matting, then 5 s of transparent 24 fps frames; each request made once', async () => {
+    const models = backend();
+    const key = uid();
+    const cutout = await backend().removeBackground(await photo(), `${key}:segment`);
+    const [videosBefore, mattesBefore] = [fake.submissionsTo(ANIMATE).length, fake.submissionsTo(MATTE_VIDEO).length];
+
+    const job = await models.submitAnimation({ cutout, cutoutKey: 'unused', idempotencyKey: key });
+    expect(await models.submitAnimation({ cutout, cutoutKey: 'unused', idempotencyKey: key })).toEqual(job);
+    expect(fake.submissionsTo(ANIMATE).at(-1)!.input).toMatchObject({ duration: '5' });
+
+    const states = await finish(models, job);
+    expect(states.at(-1)).toEqual({ state: 'completed' });
+    expect(states.some((s) => s.state === 'queued' || s.state === 'running')).toBe(true);
+    expect(await models.animationState(job)).toEqual({ state: 'completed' }); // asking again submits nothing
+
+    const frames: Buffer[] = [];
+    const { fps, frames: count } = await models.fetchAnimation(job, async (png) => void frames.push(png));
+    expect({ fps, count }).toEqual({ fps: 24, count: 120 });
+    const meta = await sharp(frames[60]!).metadata();
+    expect(meta).toMatchObject({ width: 512, height: 512, hasAlpha: true });
+    const coverage = await alphaCoverage(frames[60]!);
+    expect(coverage).toBeGreaterThan(0.02);
+    expect(coverage).toBeLessThan(0.9); // the white around the character was keyed out
+
+    expect(fake.submissionsTo(ANIMATE).length - videosBefore).toBe(1);
+    expect(fake.submissionsTo(MATTE_VIDEO).length - mattesBefore).toBe(1);
+    const matteInput = fake.submissionsTo(MATTE_VIDEO).at(-1)!.input;
+    expect(matteInput).toMatchObject({ output_codec: 'vp9', video_url: expect.stringContaining('/files/') });
+  }, 60_000);
+
+  it('a failed video job is reported failed, and the poll activity stops without retrying', async () => {
+    const models = backend();
+    fake.failNext(ANIMATE, 'GPU out of memory');
+    const job = await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: uid() });
+    expect((await finish(models, job)).at(-1)).toEqual({ state: 'failed', error: 'GPU out of memory' });
+
+    const acts = createAnimationActivities({ blobs: await blobs(), models, ffmpegPath: 'ffmpeg', pollIntervalMs: 20 });
+    const err = await thrown(callActivity(new MockActivityEnvironment(), acts.pollAnimation, { job }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'AnimationJobFailed', nonRetryable: true });
+    expect(err.message).toContain('GPU out of memory');
+  });
+});
+
+describe('when fal misbehaves', () => {
+  beforeEach(() => fake.release());
+
+  it('429 with a short Retry-After: waits as asked, then submits once', async () => {
+    fake.respond({ method: 'POST', path: EDIT_IMAGE, status: 429, headers: { 'retry-after': '1' }, body: { detail: 'Too many requests' } });
+    const before = fake.submissionsTo(EDIT_IMAGE).length;
+    const started = Date.now();
+    await backend().cartoonize(await photo(), { framing: 'bust', box: { left: 0, top: 0, width: 1, height: 1 }, subjects: 1 }, `${uid()}:cartoonize`);
+    const attempts = fake.requests.filter((r) => r.method === 'POST' && r.path === `/${EDIT_IMAGE}` && r.at >= started);
+    expect(attempts.map((a) => a.status)).toEqual([429, 200]);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(fake.submissionsTo(EDIT_IMAGE).length - before).toBe(1);
+  });
+
+  it('429 with a long Retry-After: the activity fails retryably with that delay, nothing submitted', async () => {
+    fake.respond({ method: 'POST', path: ANIMATE, status: 429, headers: { 'retry-after': '120' } });
+    const before = fake.submissionsTo(ANIMATE).length;
+    const store = await blobs();
+    await store.put('animations/a/cutout.png', Readable.from([await photo()]));
+    const acts = createAnimationActivities({ blobs: store, models: backend(), ffmpegPath: 'ffmpeg' });
+    const err = await thrown(callActivity(new MockActivityEnvironment(), acts.submitAnimation, { animationId: uid(), cutoutKey: 'animations/a/cutout.png' }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'ProviderRateLimited', nonRetryable: false, nextRetryDelay: 120_000 });
+    expect(fake.submissionsTo(ANIMATE).length).toBe(before);
+  });
+
+  it('a 500 on submit is retryable and records nothing; the retry submits once', async () => {
+    const models = backend();
+    const key = uid();
+    fake.respond({ method: 'POST', path: ANIMATE, status: 500, body: { detail: 'Internal Server Error' } });
+    const err = await thrown(models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: key }));
+    expect(err).toMatchObject({ type: 'ProviderUnavailable', retryable: true });
+    const before = fake.submissionsTo(ANIMATE).length;
+    await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: key });
+    expect(fake.submissionsTo(ANIMATE).length - before).toBe(1);
+  });
+
+  it('a 503 on a status check is retried by the client, and polling carries on', async () => {
+    const models = backend();
+    const job = await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: uid() });
+    fake.respond({ method: 'GET', path: `/requests/${job.jobId}/status`, status: 503 });
+    expect((await finish(models, job)).at(-1)).toEqual({ state: 'completed' });
+    expect(fake.requests.some((r) => r.path.endsWith(`${job.jobId}/status`) && r.status === 503)).toBe(true);
+  }, 30_000);
+
+  it('a failed image job is forgotten, so the step’s retry submits a new one', async () => {
+    const models = backend();
+    const key = `${uid()}:segment`;
+    fake.failNext(REMOVE_BACKGROUND, 'runner crashed');
+    const err = await thrown(models.removeBackground(await photo(), key));
+    expect(err).toMatchObject({ type: 'ModelJobFailed', retryable: true });
+    const before = fake.submissionsTo(REMOVE_BACKGROUND).length;
+    expect((await sharp(await models.removeBackground(await photo(), key)).metadata()).hasAlpha).toBe(true);
+    expect(fake.submissionsTo(REMOVE_BACKGROUND).length - before).toBe(1);
+  });
+
+  it('a refused key fails without retry', async () => {
+    const err = await thrown(backend('wrong:key').removeBackground(await photo(), `${uid()}:segment`));
+    expect(err).toMatchObject({ type: 'ProviderAuth', retryable: false });
+  });
+
+  it('input fal rejects (422) fails without retry and says why', async () => {
+    fake.respond({ method: 'POST', path: EDIT_IMAGE, status: 422, body: { detail: [{ loc: ['body', 'image_url'], msg: 'could not load image', type: 'value_error' }] } });
+    const err = await thrown(backend().expandToFullBody(await photo(), `${uid()}:expand`));
+    expect(err).toMatchObject({ type: 'ProviderRejected', retryable: false });
+    expect(err.message).toContain('could not load image');
+  });
+});
+
+it('Retry-After is read as seconds or as an HTTP date', () => {
+  expect(parseRetryAfter('2')).toBe(2000);
+  expect(parseRetryAfter(new Date(1_000_000 + 5000).toUTCString(), 1_000_000)).toBe(5000);
+  expect(parseRetryAfter('soon')).toBeUndefined();
+  expect(parseRetryAfter(null)).toBeUndefined();
+});
+
+async function blobs() {
+  return new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'fal-blobs-')));
+}
