@@ -1,8 +1,10 @@
 /**
  * Chaos: the worker process is SIGKILLed in the middle of an animation — while the animation job
- * is being made, and while transcoding — and a new worker takes over. The workflow must finish
- * with one charge, no refund and the animation job submitted once. Production shape: API and
- * worker as separate processes on the real dev server and PostgreSQL.
+ * is being made (local back end), while polling a slow job at fal (the fal fake holds it), and
+ * while transcoding — and a new worker takes over. The workflow must finish with one charge, no
+ * refund and the animation job submitted once (at fal: one video request and one matting
+ * request). Production shape: API and worker as separate processes on the real dev server and
+ * PostgreSQL.
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -13,7 +15,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openPostgres, type Database } from '../../src/db/database.js';
 import type { EmbeddedTemporal } from '../../src/temporal/dev-server.js';
+import { ANIMATE, MATTE_VIDEO } from '../../src/models/fal/endpoints.js';
 import { animationWorkflowId } from '../../src/workflows/animation/api.js';
+import { FakeFal } from '../fakes/fal.js';
 import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
 import { startTestDevServer } from '../support/temporal.js';
 
@@ -24,6 +28,7 @@ let client: Client;
 let env: Record<string, string>;
 let api: Launched;
 let base: string;
+let fal: FakeFal;
 
 beforeAll(async () => {
   server = await startTestDevServer();
@@ -43,8 +48,10 @@ beforeAll(async () => {
   if (!(await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, 60_000))) throw new Error(api.output());
   db = await openPostgres(inject('postgresUrl'));
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  fal = await new FakeFal({ key: 'chaos:key', jobMs: 500 }).start();
 }, 120_000);
 afterAll(async () => {
+  await fal?.stop();
   api?.child.kill('SIGTERM');
   await api?.exited;
   await client?.connection.close();
@@ -52,9 +59,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const startWorker = () => launchEntry('worker', env);
+type Backend = 'local' | 'fal';
+const startWorker = (backend: Backend) =>
+  launchEntry('worker', backend === 'fal' ? { ...env, MODEL_BACKEND: 'fal', FAL_KEY: 'chaos:key', FAL_BASE_URL: fal.url } : env);
 
-async function killDuring(step: 'animate' | 'transcode') {
+async function killDuring(step: 'animate' | 'poll' | 'transcode', backend: Backend = 'local') {
   const { apiKey, customerId } = (await (await fetch(`${base}/api/customers/api-keys`, { method: 'POST' })).json()) as { apiKey: string; customerId: string };
   const form = new FormData();
   form.append('photo', new Blob([new Uint8Array(await readFile(path.join(photos, 'astronaut.png')))]), 'astronaut.png');
@@ -62,9 +71,11 @@ async function killDuring(step: 'animate' | 'transcode') {
   const { id } = (await created.json()) as { id: string };
   const status = async () => (await (await fetch(`${base}/api/animations/${id}`)).json()) as { status: string };
 
-  let worker = startWorker();
+  const videosBefore = fal.submissionsTo(ANIMATE).length;
+  if (step === 'poll') fal.hold(ANIMATE); // the video job stays in progress until the new worker is up
+  let worker = startWorker(backend);
   // Kill while one of the step's activities is running, as the server sees it.
-  const target = step === 'animate' ? ['fetchAnimationFrames', 'pollAnimation'] : ['transcodeAnimation'];
+  const target = { animate: ['fetchAnimationFrames', 'pollAnimation'], poll: ['pollAnimation'], transcode: ['transcodeAnimation'] }[step];
   const handle = client.workflow.getHandle(animationWorkflowId(id));
   const running = async () =>
     ((await handle.describe()).raw.pendingActivities ?? []).some(
@@ -75,7 +86,8 @@ async function killDuring(step: 'animate' | 'transcode') {
   worker.child.kill('SIGKILL');
   await worker.exited;
 
-  worker = startWorker();
+  worker = startWorker(backend);
+  fal.release();
   try {
     const finished = await eventually(async () => (await status()).status !== 'running', 180_000);
     expect(finished, worker.output()).toBe(true);
@@ -101,6 +113,10 @@ async function killDuring(step: 'animate' | 'transcode') {
   expect(types.filter((t) => t === 'chargeCredits')).toHaveLength(1);
   expect(types.filter((t) => t === 'submitAnimation')).toHaveLength(1);
   expect(starts.filter((s) => s.type === 'submitAnimation').map((s) => s.attempt)).toEqual([1]);
+  if (backend === 'fal') {
+    expect(fal.submissionsTo(ANIMATE).length - videosBefore).toBe(1);
+    expect(fal.submissionsTo(MATTE_VIDEO).filter((s) => s.at >= fal.submissionsTo(ANIMATE).at(-1)!.at)).toHaveLength(1);
+  }
   // The step the worker died in ran again on the new worker.
   const retried = starts.filter((s) => s.attempt > 1).map((s) => s.type);
   expect(retried.length).toBeGreaterThan(0);
@@ -111,6 +127,11 @@ describe('a worker killed mid-animation', () => {
   it('while the animation is being made: resumes the same job, one charge, one submission', async () => {
     const retried = await killDuring('animate');
     expect(retried.some((t) => t === 'fetchAnimationFrames' || t === 'pollAnimation')).toBe(true);
+  }, 400_000);
+
+  it('while polling a slow fal job: the new worker polls the same job, one video and one matting request', async () => {
+    const retried = await killDuring('poll', 'fal');
+    expect(retried).toContain('pollAnimation');
   }, 400_000);
 
   it('while transcoding: the transcode restarts elsewhere, one charge, one submission', async () => {

@@ -100,8 +100,8 @@ describe('the animation job', () => {
     const cutout = await backend().removeBackground(await photo(), `${key}:segment`);
     const [videosBefore, mattesBefore] = [fake.submissionsTo(ANIMATE).length, fake.submissionsTo(MATTE_VIDEO).length];
 
-    const job = await models.submitAnimation({ cutout, cutoutKey: 'unused', idempotencyKey: key });
-    expect(await models.submitAnimation({ cutout, cutoutKey: 'unused', idempotencyKey: key })).toEqual(job);
+    const job = await models.submitAnimation({ cutout, idempotencyKey: key });
+    expect(await models.submitAnimation({ cutout, idempotencyKey: key })).toEqual(job);
     expect(fake.submissionsTo(ANIMATE).at(-1)!.input).toMatchObject({ duration: '5' });
 
     const states = await finish(models, job);
@@ -127,7 +127,7 @@ describe('the animation job', () => {
   it('a failed video job is reported failed, and the poll activity stops without retrying', async () => {
     const models = backend();
     fake.failNext(ANIMATE, 'GPU out of memory');
-    const job = await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: uid() });
+    const job = await models.submitAnimation({ cutout: await photo(), idempotencyKey: uid() });
     expect((await finish(models, job)).at(-1)).toEqual({ state: 'failed', error: 'GPU out of memory' });
 
     const acts = createAnimationActivities({ blobs: await blobs(), models, ffmpegPath: 'ffmpeg', pollIntervalMs: 20 });
@@ -168,16 +168,16 @@ describe('when fal misbehaves', () => {
     const models = backend();
     const key = uid();
     fake.respond({ method: 'POST', path: ANIMATE, status: 500, body: { detail: 'Internal Server Error' } });
-    const err = await thrown(models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: key }));
+    const err = await thrown(models.submitAnimation({ cutout: await photo(), idempotencyKey: key }));
     expect(err).toMatchObject({ type: 'ProviderUnavailable', retryable: true });
     const before = fake.submissionsTo(ANIMATE).length;
-    await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: key });
+    await models.submitAnimation({ cutout: await photo(), idempotencyKey: key });
     expect(fake.submissionsTo(ANIMATE).length - before).toBe(1);
   });
 
   it('a 503 on a status check is retried by the client, and polling carries on', async () => {
     const models = backend();
-    const job = await models.submitAnimation({ cutout: await photo(), cutoutKey: 'unused', idempotencyKey: uid() });
+    const job = await models.submitAnimation({ cutout: await photo(), idempotencyKey: uid() });
     fake.respond({ method: 'GET', path: `/requests/${job.jobId}/status`, status: 503 });
     expect((await finish(models, job)).at(-1)).toEqual({ state: 'completed' });
     expect(fake.requests.some((r) => r.path.endsWith(`${job.jobId}/status`) && r.status === 503)).toBe(true);
