@@ -103,11 +103,24 @@ describe('segmentImage checks the cut-out', () => {
   });
 });
 
-it('expandToFullBody refuses an output no taller than the bust', async () => {
-  await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
-  const acts = createAnimationActivities({ blobs, models: backend({ expandToFullBody: async () => png(200, 200) }), ffmpegPath: 'ffmpeg' });
-  const run = call(new MockActivityEnvironment(), acts.expandToFullBody, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
-  expect(await failureType(run)).toMatchObject({ type: 'InvalidModelOutput' });
+describe('expandToFullBody', () => {
+  const expand = async (w: number, h: number) => {
+    await blobs.put('animations/a/cartoon.png', Readable.from([await png(200, 200)]));
+    const acts = createAnimationActivities({ blobs, models: backend({ expandToFullBody: async () => png(w, h) }), ffmpegPath: 'ffmpeg' });
+    return call(new MockActivityEnvironment(), acts.expandToFullBody, { animationId: 'a', imageKey: 'animations/a/cartoon.png' });
+  };
+  it.each([
+    ['the same image', 200, 200],
+    ['a larger image of the same shape', 400, 400],
+  ])('refuses %s: not taller in shape than the bust', async (_n, w, h) => {
+    expect(await failureType(expand(w, h))).toMatchObject({ type: 'InvalidModelOutput', nonRetryable: true });
+  });
+  it.each([
+    ['taller in pixels (local)', 200, 420],
+    ['a 2:3 image of the same pixel budget (fal)', 164, 246],
+  ])('accepts %s', async (_n, w, h) => {
+    expect(await expand(w, h)).toEqual({ imageKey: 'animations/a/cartoon-full-body.png' });
+  });
 });
 
 describe('pollAnimation', () => {

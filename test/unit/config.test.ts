@@ -63,10 +63,20 @@ describe('config', () => {
       PUSHOVER_TOKEN: 'POTOKEN',
       PUSHOVER_USER: 'POUSER',
       TEMPORAL_API_KEY: 'APIKEY',
+      FAL_KEY: 'key-id:FALSECRET',
     });
     const text = JSON.stringify(redactConfig(c));
-    for (const secret of ['hunter2', 'SLACKSECRET', 'POTOKEN', 'POUSER', 'APIKEY']) expect(text).not.toContain(secret);
+    for (const secret of ['hunter2', 'SLACKSECRET', 'POTOKEN', 'POUSER', 'APIKEY', 'FALSECRET']) expect(text).not.toContain(secret);
     expect(text).toContain('postgres://app:***@db/sf');
     expect(text).toContain('https://hooks.slack.com/***');
+  });
+
+  it('chooses the model back end: local by default, fal when a key is set, never fal without one', () => {
+    expect(loadConfig({}).models).toEqual({ backend: 'local', concurrency: 4, fal: undefined });
+    expect(loadConfig({ FAL_KEY: 'k:s' }).models).toMatchObject({ backend: 'fal', fal: { key: 'k:s' } });
+    expect(loadConfig({ FAL_KEY: 'k:s', MODEL_BACKEND: 'local' }).models.backend).toBe('local');
+    expect(loadConfig({ FAL_KEY: 'k:s', FAL_BASE_URL: 'http://127.0.0.1:9999/' }).models.fal).toEqual({ key: 'k:s', baseUrl: 'http://127.0.0.1:9999' });
+    expect(() => loadConfig({ MODEL_BACKEND: 'fal' })).toThrow(/FAL_KEY: required when MODEL_BACKEND=fal/);
+    expect(() => loadConfig({ MODEL_BACKEND: 'replicate' })).toThrow(/MODEL_BACKEND/);
   });
 });
