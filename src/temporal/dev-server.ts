@@ -33,16 +33,29 @@ export interface DevServerOptions {
 }
 
 /**
- * Features the workflows rely on (updates, update-with-start), and eager activity execution: the
- * server hands a just-scheduled activity straight back to the worker that scheduled it, instead
- * of through the task queue (measured: ~100 ms → ~10 ms per sequential activity).
+ * Features the workflows rely on (updates, update-with-start), and latency:
+ * - eager activity execution: the server hands a just-scheduled activity straight back to the
+ *   worker that scheduled it, instead of through the task queue (~100 → ~50 ms per sequential
+ *   activity in the benchmark);
+ * - the history service's transfer and timer queues may read up to 1000 times a second instead
+ *   of 20: at 20, once its burst is spent, every new workflow task waited ~45 ms to reach
+ *   matching (~50 → ~8 ms per sequential activity).
  */
 const DYNAMIC_CONFIG = [
   'frontend.enableUpdateWorkflowExecution=true',
   'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
   'frontend.enableExecuteMultiOperation=true',
   'system.enableActivityEagerExecution=true',
+  'history.transferProcessorMaxPollRPS=1000',
+  'history.timerProcessorMaxPollRPS=1000',
 ].flatMap((kv) => ['--dynamic-config-value', kv]);
+
+/**
+ * The SQLite file in WAL mode, synced at checkpoints: a killed process loses nothing committed
+ * (the WAL holds it), a power cut may lose the last moments. ~13.6 → ~8.8 ms per sequential
+ * activity.
+ */
+const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'].flatMap((p) => ['--sqlite-pragma', p]);
 
 const WATCHDOG = `
 parent=$1; shift
@@ -63,7 +76,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTe
     '--ip', '127.0.0.1',
     '--port', String(opts.port),
     '--ui-port', String(opts.uiPort),
-    ...(opts.persist === false ? [] : ['--db-filename', path.join(opts.dataDir, 'temporal.sqlite')]),
+    ...(opts.persist === false ? [] : ['--db-filename', path.join(opts.dataDir, 'temporal.sqlite'), ...SQLITE_PRAGMAS]),
     '--namespace', opts.namespace,
     '--log-level', 'warn',
     ...DYNAMIC_CONFIG,
