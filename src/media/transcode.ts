@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { BlobInfo, BlobStore } from '../storage/port.js';
-import { readFrames, type FrameSet } from './frames.js';
+import { frameKey, type FrameSet } from './frames.js';
 
 export type AnimationFormat = 'webm' | 'webp' | 'gif';
 
@@ -47,11 +47,14 @@ async function runFfmpeg(opts: Options, args: string[]): Promise<void> {
   let gone = false;
   void exited.finally(() => (gone = true)).catch(() => undefined);
   const feed = (async () => {
-    let i = 0;
-    for await (const frame of readFrames(opts.blobs, opts.frames)) {
-      if (gone) return; // ffmpeg quit early: its exit code and words tell why
-      if (!child.stdin.write(frame)) await Promise.race([once(child.stdin, 'drain'), exited]);
-      opts.onFrame?.(i++);
+    // Each frame's bytes go from the blob store's stream straight to ffmpeg, chunk by chunk: no
+    // frame is ever assembled in memory.
+    for (let i = 0; i < opts.frames.count; i++) {
+      for await (const chunk of await opts.blobs.get(frameKey(opts.frames.prefix, i))) {
+        if (gone) return; // ffmpeg quit early: its exit code and words tell why
+        if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain'), exited]);
+      }
+      opts.onFrame?.(i);
     }
     child.stdin.end();
   })();
