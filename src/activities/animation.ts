@@ -5,7 +5,7 @@
  * attempt instead of leaving litter. Invalid input or model output fails non-retryably with a
  * stable type; everything else is retried by the workflow's policy.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import sharp, { type Metadata } from 'sharp';
@@ -155,13 +155,22 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
     async pollAnimation(input: { job: AnimationJob; animationId?: string }): Promise<{ polls: number }> {
       const ctx = Context.current();
       const limit = deps.providerLimit;
-      for (let polls = 1; ; polls++) {
-        const state = await modelCall(() => models.animationState(input.job));
-        ctx.heartbeat({ polls, state });
-        if (limit && input.animationId) await limit.slots.renew(models.name, input.animationId, limit.leaseMs);
-        if (state.state === 'completed') return { polls };
-        if (state.state === 'failed') throw invalid('AnimationJobFailed', `the animation job failed: ${state.error}`);
-        await ctx.sleep(deps.pollIntervalMs ?? 2000);
+      try {
+        for (let polls = 1; ; polls++) {
+          const state = await modelCall(() => models.animationState(input.job));
+          ctx.heartbeat({ polls, state });
+          if (limit && input.animationId) await limit.slots.renew(models.name, input.animationId, limit.leaseMs);
+          if (state.state === 'completed') return { polls };
+          if (state.state === 'failed') throw invalid('AnimationJobFailed', `the animation job failed: ${state.error}`);
+          await ctx.sleep(deps.pollIntervalMs ?? 2000);
+        }
+      } catch (err) {
+        // The workflow was cancelled: stop paying for a job nobody will fetch, and free its slot.
+        if (err instanceof CancelledFailure) {
+          await models.cancelAnimation(input.job).catch(() => undefined);
+          if (input.animationId) await limit?.slots.release(models.name, input.animationId);
+        }
+        throw err;
       }
     },
 

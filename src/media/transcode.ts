@@ -52,7 +52,8 @@ async function runFfmpeg(opts: Options, args: string[]): Promise<void> {
     for (let i = 0; i < opts.frames.count; i++) {
       for await (const chunk of await opts.blobs.get(frameKey(opts.frames.prefix, i))) {
         if (gone) return; // ffmpeg quit early: its exit code and words tell why
-        if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain'), exited]);
+        // A broken pipe means ffmpeg quit: its exit code and words will say why, not EPIPE.
+        if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain').catch(() => undefined), exited]);
       }
       opts.onFrame?.(i);
     }

@@ -61,6 +61,8 @@ export interface ModelBackend {
    */
   submitAnimation(input: { cutout: Buffer; cutoutKey: string; idempotencyKey: string }): Promise<AnimationJob>;
   animationState(job: AnimationJob): Promise<JobState>;
+  /** Stops a job nobody will wait for any more (best effort: a finished job stays finished). */
+  cancelAnimation(job: AnimationJob): Promise<void>;
   /** The finished animation as RGBA PNG frames, one call per frame in order. */
   fetchAnimation(job: AnimationJob, onFrame: (png: Buffer, index: number) => Promise<void>): Promise<{ fps: number; frames: number }>;
 }

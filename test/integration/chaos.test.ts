@@ -75,7 +75,9 @@ async function killDuring(step: 'animate' | 'poll' | 'transcode', backend: Backe
   if (step === 'poll') fal.hold(ANIMATE); // the video job stays in progress until the new worker is up
   let worker = startWorker(backend);
   // Kill while one of the step's activities is running, as the server sees it.
-  const target = { animate: ['fetchAnimationFrames', 'pollAnimation'], poll: ['pollAnimation'], transcode: ['transcodeAnimation'] }[step];
+  // (The local back end's job is done when submitted, so its poll is over at once: the frames
+  // being drawn, seconds long, are what a kill can reliably land in.)
+  const target = { animate: ['fetchAnimationFrames'], poll: ['pollAnimation'], transcode: ['transcodeAnimation'] }[step];
   const handle = client.workflow.getHandle(animationWorkflowId(id));
   const running = async () =>
     ((await handle.describe()).raw.pendingActivities ?? []).some(
@@ -126,7 +128,7 @@ async function killDuring(step: 'animate' | 'poll' | 'transcode', backend: Backe
 describe('a worker killed mid-animation', () => {
   it('while the animation is being made: resumes the same job, one charge, one submission', async () => {
     const retried = await killDuring('animate');
-    expect(retried.some((t) => t === 'fetchAnimationFrames' || t === 'pollAnimation')).toBe(true);
+    expect(retried).toContain('fetchAnimationFrames');
   }, 400_000);
 
   it('while polling a slow fal job: the new worker polls the same job, one video and one matting request', async () => {

@@ -124,6 +124,18 @@ describe('the animation job', () => {
     expect(matteInput).toMatchObject({ output_codec: 'vp9', video_url: expect.stringContaining('/files/') });
   }, 60_000);
 
+  it('cancelling stops a running job at fal; cancelling a finished one changes nothing', async () => {
+    const models = backend();
+    fake.hold(ANIMATE);
+    const job = await models.submitAnimation({ cutout: await photo(), idempotencyKey: uid() });
+    await models.cancelAnimation(job);
+    fake.release(ANIMATE);
+    expect(fake.requests.some((r) => r.method === 'PUT' && r.path.endsWith(`/requests/${job.jobId}/cancel`) && r.status === 202)).toBe(true);
+    expect((await finish(models, job)).at(-1)).toEqual({ state: 'failed', error: 'Request was cancelled' });
+    await models.cancelAnimation(job); // 400 ALREADY_COMPLETED: not an error
+    expect(fake.submissionsTo(MATTE_VIDEO).some((s) => JSON.stringify(s.input).includes(job.jobId))).toBe(false);
+  });
+
   it('a failed video job is reported failed, and the poll activity stops without retrying', async () => {
     const models = backend();
     fake.failNext(ANIMATE, 'GPU out of memory');

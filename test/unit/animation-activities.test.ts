@@ -3,7 +3,7 @@
  * back end; transcoding with the real ffmpeg; and the local back end's pure decisions.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -46,6 +46,7 @@ function backend(over: Partial<ModelBackend>): ModelBackend {
     removeBackground: no,
     submitAnimation: no,
     animationState: no,
+    cancelAnimation: no,
     fetchAnimation: no,
     ...over,
   } as ModelBackend;
@@ -142,6 +143,19 @@ describe('pollAnimation', () => {
     const run = call(new MockActivityEnvironment(), acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j1' } });
     expect(await failureType(run)).toMatchObject({ type: 'AnimationJobFailed', nonRetryable: true, message: 'the animation job failed: GPU on fire' });
   });
+  it('cancelled (the workflow was): cancels the job at the provider, then reports the cancellation', async () => {
+    const cancelled: string[] = [];
+    const models = backend({
+      animationState: async () => ({ state: 'running' }),
+      cancelAnimation: async (job) => void cancelled.push(job.jobId),
+    });
+    const acts = createAnimationActivities({ blobs, models, ffmpegPath: 'ffmpeg', pollIntervalMs: 5 });
+    const env = new MockActivityEnvironment();
+    env.once('heartbeat', () => env.cancel('CANCELLED'));
+    const err = await call(env, acts.pollAnimation, { job: { backend: 'scripted', jobId: 'j9' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CancelledFailure);
+    expect(cancelled).toEqual(['j9']);
+  });
 });
 
 describe('transcoding with ffmpeg', () => {
@@ -187,7 +201,7 @@ describe('transcoding with ffmpeg', () => {
     const set = await frames(2);
     const acts = createAnimationActivities({ blobs, models: backend({}), ffmpegPath: '/bin/false' });
     await expect(call(new MockActivityEnvironment(), acts.transcodeAnimation, { animationId: 't', frames: set, format: 'webm' })).rejects.toThrow(
-      /ffmpeg/,
+      /^ffmpeg exited with 1/,
     );
   });
 });

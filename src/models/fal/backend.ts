@@ -110,6 +110,14 @@ export class FalModelBackend implements ModelBackend {
     return matte;
   }
 
+  async cancelAnimation(job: AnimationJob): Promise<void> {
+    this.own(job);
+    const { queue } = this.deps;
+    await queue.cancel(ANIMATE, job.jobId);
+    const matte = await queue.recorded(matteKey(job));
+    if (matte) await queue.cancel(MATTE_VIDEO, matte.requestId);
+  }
+
   async fetchAnimation(job: AnimationJob, onFrame: (png: Buffer, index: number) => Promise<void>) {
     this.own(job);
     const { queue } = this.deps;

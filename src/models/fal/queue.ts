@@ -97,6 +97,13 @@ export class FalQueue {
     }
   }
 
+  /** Asks fal to stop a request; one that already finished is left as it is. */
+  async cancel(endpoint: string, requestId: string): Promise<void> {
+    await call('cancel', () => this.client.queue.cancel(endpoint, { requestId })).catch((err: unknown) => {
+      if (!(err instanceof FalJobError)) throw err; // 4xx: already completed or unknown
+    });
+  }
+
   /** The finished request's output, checked against the endpoint's schema. */
   async result<S extends z.ZodType>(endpoint: string, requestId: string, schema: S): Promise<z.infer<S>> {
     const { data } = await call('result', () => this.client.queue.result(endpoint, { requestId }));

@@ -48,6 +48,10 @@ export class LocalModelBackend implements ModelBackend {
     return { state: 'completed' };
   }
 
+  async cancelAnimation(): Promise<void> {
+    // Nothing runs between submit and fetch: the frames are drawn when fetched.
+  }
+
   async fetchAnimation(job: AnimationJob, onFrame: (png: Buffer, index: number) => Promise<void>) {
     if (job.backend !== this.name) throw new ModelError('UnknownJob', `job ${job.jobId} belongs to the ${job.backend} back end`);
     const cutout = await buffer(await this.deps.blobs.get(job.jobId));
