@@ -28,6 +28,13 @@ const schema = z
     TEMPORAL_ADDRESS: z.string().optional(),
     TEMPORAL_NAMESPACE: z.string().default('default'),
     TEMPORAL_TASK_QUEUE: z.string().default('stickerflow'),
+    TEMPORAL_AI_TASK_QUEUE: z.string().optional(),
+    TEMPORAL_MEDIA_TASK_QUEUE: z.string().optional(),
+    WORKER_ROLES: z
+      .string()
+      .default('workflows,ai,media')
+      .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
+      .pipe(z.array(z.enum(['workflows', 'ai', 'media'])).min(1, 'name at least one of workflows, ai, media')),
     TEMPORAL_PORT: port.default(7233),
     TEMPORAL_UI_PORT: port.default(8233),
     TEMPORAL_UI_URL: optionalUrl,
@@ -85,6 +92,8 @@ const schema = z
     }
   });
 
+export type WorkerRole = 'workflows' | 'ai' | 'media';
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -95,7 +104,13 @@ export interface Config {
     /** Unset: the embedded dev server is started on `devServerPort`. */
     address?: string;
     namespace: string;
+    /** Workflows and their bookkeeping activities (ledger, alerts). */
     taskQueue: string;
+    /** Where model steps and ffmpeg steps run: the main queue unless set apart. */
+    aiTaskQueue: string;
+    mediaTaskQueue: string;
+    /** Which queues this worker process serves. */
+    workerRoles: WorkerRole[];
     devServerPort: number;
     uiPort: number;
     uiUrl: string;
@@ -164,6 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      aiTaskQueue: e.TEMPORAL_AI_TASK_QUEUE ?? e.TEMPORAL_TASK_QUEUE,
+      mediaTaskQueue: e.TEMPORAL_MEDIA_TASK_QUEUE ?? e.TEMPORAL_TASK_QUEUE,
+      workerRoles: e.WORKER_ROLES,
       devServerPort: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: (e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { createActivities } from './activities/index.js';
+import { createActivityGroups, type Activities } from './activities/index.js';
 import { createAlertChannels } from './alerts/index.js';
 import { AnimationRepository } from './animations/repository.js';
 import { animationRoutes } from './api/animations.js';
@@ -73,28 +73,40 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * The workers of this process: one per task queue its roles (WORKER_ROLES) cover — workflows with
+ * their bookkeeping activities, model steps, ffmpeg steps — so AI and media work can run on
+ * machines of their own. With the default configuration that is one worker on one queue.
+ */
 export async function launchWorker(config: Config, services: Services, target: TemporalTarget): Promise<RunningWorker> {
   const connection = await connectWorker(target);
-  const worker = await createWorker({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    activities: createActivities({
-      ledger: services.ledger,
-      alertChannels: createAlertChannels(config.alerts),
-      temporalUiUrl: config.temporal.uiUrl,
-      namespace: config.temporal.namespace,
-      blobs: services.blobs,
-      models: createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath }),
-      ffmpegPath: config.media.ffmpegPath,
-      providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
-    }),
+  const { temporal } = config;
+  const groups = createActivityGroups({
+    ledger: services.ledger,
+    alertChannels: createAlertChannels(config.alerts),
+    temporalUiUrl: temporal.uiUrl,
+    namespace: temporal.namespace,
+    blobs: services.blobs,
+    models: createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath }),
+    ffmpegPath: config.media.ffmpegPath,
+    providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
   });
-  const done = worker.run();
+  const queueOf = { workflows: temporal.taskQueue, ai: temporal.aiTaskQueue, media: temporal.mediaTaskQueue };
+  const queues = new Map<string, { workflows: boolean; activities: Partial<Activities> }>();
+  for (const role of temporal.workerRoles) {
+    const queue = queues.get(queueOf[role]) ?? { workflows: false, activities: {} };
+    if (role === 'workflows') queue.workflows = true;
+    Object.assign(queue.activities, groups[role]);
+    queues.set(queueOf[role], queue);
+  }
+  const workers = await Promise.all(
+    [...queues].map(([taskQueue, q]) => createWorker({ connection, namespace: temporal.namespace, taskQueue, ...q })),
+  );
+  const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   return {
     done,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
       await connection.close();
     },
@@ -115,6 +127,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         ...services,
         temporal,
         taskQueue: config.temporal.taskQueue,
+        stepQueues: { ai: config.temporal.aiTaskQueue, media: config.temporal.mediaTaskQueue },
         publicUrl: config.http.publicUrl,
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },

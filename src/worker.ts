@@ -12,14 +12,16 @@ export function createWorker(opts: {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: Activities;
+  activities: Partial<Activities>;
+  /** false: an activity-only worker (an AI or media queue of its own). */
+  workflows?: boolean;
   extra?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
-    workflowsPath,
+    ...(opts.workflows !== false && { workflowsPath }),
     activities: opts.activities,
     ...opts.extra,
   });

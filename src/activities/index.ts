@@ -21,12 +21,22 @@ export interface ActivityDeps {
   providerLimit?: AnimationActivityDeps['providerLimit'];
 }
 
-export function createActivities(deps: ActivityDeps) {
+/**
+ * The activities by the task queue they run on, so AI and media work can scale on their own
+ * machines: bookkeeping beside the workflows, model steps on the AI queue, ffmpeg on the media
+ * queue (all three are one queue unless configured apart).
+ */
+export function createActivityGroups(deps: ActivityDeps) {
+  const { transcodeAnimation, renderPoster, ...modelSteps } = createAnimationActivities(deps);
   return {
-    ...createLedgerActivities(deps),
-    ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
-    ...createAnimationActivities(deps),
+    workflows: {
+      ...createLedgerActivities(deps),
+      ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
+    },
+    ai: modelSteps,
+    media: { transcodeAnimation, renderPoster },
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+type ActivityGroups = ReturnType<typeof createActivityGroups>;
+export type Activities = ActivityGroups['workflows'] & ActivityGroups['ai'] & ActivityGroups['media'];

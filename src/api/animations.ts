@@ -29,6 +29,8 @@ import { receiveFile } from './multipart.js';
 export interface AnimationRoutesDeps {
   temporal: Client;
   taskQueue: string;
+  /** Task queues of the model and ffmpeg steps, when they differ from `taskQueue`. */
+  stepQueues?: { ai: string; media: string };
   customers: Customers;
   ledger: CreditLedger;
   animations: AnimationRepository;
@@ -93,6 +95,8 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       try {
         await deps.blobs.put(photoKey, createReadStream(working), { contentType: 'image/png' });
         const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: wantsFullBody(ctx.query.fullBody) };
+        const { stepQueues: queues, taskQueue } = deps;
+        if (queues && (queues.ai !== taskQueue || queues.media !== taskQueue)) input.taskQueues = { ...queues };
         await deps.temporal.workflow.start(ANIMATION_WORKFLOW_TYPE, {
           workflowId: animationWorkflowId(record.id),
           taskQueue: deps.taskQueue,

@@ -18,7 +18,13 @@ try {
   const target = temporalTarget(config);
   const worker = await launchWorker(config, services, target);
   onStop(() => worker.stop());
-  logger.info('worker running', { temporal: target.address, namespace: target.namespace, taskQueue: config.temporal.taskQueue });
+  const { taskQueue, aiTaskQueue, mediaTaskQueue, workerRoles } = config.temporal;
+  const queues = { workflows: taskQueue, ai: aiTaskQueue, media: mediaTaskQueue };
+  logger.info('worker running', {
+    temporal: target.address,
+    namespace: target.namespace,
+    queues: Object.fromEntries(workerRoles.map((role) => [role, queues[role]])),
+  });
   await worker.done.catch((err) => {
     logger.error('worker stopped unexpectedly', { error: String(err) });
     return stopAll(1);

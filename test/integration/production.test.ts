@@ -1,10 +1,12 @@
 /**
  * The production shape: worker and API as separate processes against a Temporal server and
- * PostgreSQL. The API is ready, the worker polls the task queue, both stop cleanly on SIGTERM.
+ * PostgreSQL. The API is ready, the worker polls the task queue, both stop cleanly on SIGTERM;
+ * with AI and media work on task queues of their own, served by workers of their own, an
+ * animation runs each step where it belongs.
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -60,6 +62,49 @@ describe('worker and API as separate processes', () => {
     expect(await worker.exited).toBe(0);
     expect(await api.exited).toBe(0);
   });
+
+  it('AI and media on queues of their own: each step runs on its queue, served by its own worker', async () => {
+    const queues = { TEMPORAL_TASK_QUEUE: 'split-main', TEMPORAL_AI_TASK_QUEUE: 'split-ai', TEMPORAL_MEDIA_TASK_QUEUE: 'split-media' };
+    const api = launch('api', queues);
+    const workers = (['workflows', 'ai', 'media'] as const).map((role) => launch('worker', { ...queues, WORKER_ROLES: role }));
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      await until(async () => (await fetch(`${base}/readyz`)).status === 200, `api ready\n${api.output()}`);
+      const { apiKey } = (await (await fetch(`${base}/api/customers/api-keys`, { method: 'POST' })).json()) as { apiKey: string };
+      const form = new FormData();
+      const photo = await readFile(path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos/astronaut.png'));
+      form.append('photo', new Blob([new Uint8Array(photo)]), 'astronaut.png');
+      const created = await fetch(`${base}/api/animations`, { method: 'POST', body: form, headers: { authorization: `Bearer ${apiKey}` } });
+      const { id } = (await created.json()) as { id: string };
+      let status = '';
+      const finished = await eventually(async () => {
+        status = ((await (await fetch(`${base}/api/animations/${id}`)).json()) as { status: string }).status;
+        return status !== 'running';
+      }, 180_000);
+      expect(finished && status, workers.map((w) => w.output()).join('\n')).toBe('succeeded');
+
+      const history = await new Client({ connection }).workflow.getHandle(`animation:${id}`).fetchHistory();
+      const queueOf = new Map<string, string>();
+      for (const e of history.events ?? []) {
+        const a = e.activityTaskScheduledEventAttributes;
+        if (a) queueOf.set(a.activityType!.name!, a.taskQueue!.name!);
+      }
+      expect(Object.fromEntries(queueOf)).toMatchObject({
+        chargeCredits: 'split-main',
+        moderatePhoto: 'split-ai',
+        segmentImage: 'split-ai',
+        pollAnimation: 'split-ai',
+        fetchAnimationFrames: 'split-ai',
+        transcodeAnimation: 'split-media',
+        renderPoster: 'split-media',
+      });
+    } finally {
+      await connection.close();
+      for (const p of [api, ...workers]) p.child.kill('SIGTERM');
+    }
+    for (const p of [api, ...workers]) expect(await p.exited).toBe(0);
+  }, 240_000);
 
   it('refuse to run on the embedded database, which belongs to one process', async () => {
     const worker = launch('worker', { DATABASE_URL: '' });

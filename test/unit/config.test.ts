@@ -79,4 +79,20 @@ describe('config', () => {
     expect(() => loadConfig({ MODEL_BACKEND: 'fal' })).toThrow(/FAL_KEY: required when MODEL_BACKEND=fal/);
     expect(() => loadConfig({ MODEL_BACKEND: 'replicate' })).toThrow(/MODEL_BACKEND/);
   });
+
+  it('task queues: one by default; AI and media apart when named; worker roles checked', () => {
+    expect(loadConfig({}).temporal).toMatchObject({
+      taskQueue: 'stickerflow',
+      aiTaskQueue: 'stickerflow',
+      mediaTaskQueue: 'stickerflow',
+      workerRoles: ['workflows', 'ai', 'media'],
+    });
+    expect(loadConfig({ TEMPORAL_AI_TASK_QUEUE: 'gpu', WORKER_ROLES: ' ai, ai ,media' }).temporal).toMatchObject({
+      aiTaskQueue: 'gpu',
+      mediaTaskQueue: 'stickerflow',
+      workerRoles: ['ai', 'media'],
+    });
+    expect(() => loadConfig({ WORKER_ROLES: 'ai,print' })).toThrow(/WORKER_ROLES/);
+    expect(() => loadConfig({ WORKER_ROLES: ',' })).toThrow(/WORKER_ROLES: name at least one/);
+  });
 });

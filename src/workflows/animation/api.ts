@@ -21,6 +21,8 @@ export interface AnimationInput {
   photoKey: string;
   /** Expand a bust to a full body (a second generation) before animating. */
   fullBody: boolean;
+  /** Task queues for the model and the ffmpeg steps; unset: the workflow's own. */
+  taskQueues?: { ai?: string; media?: string };
 }
 
 export interface AnimationAssets {

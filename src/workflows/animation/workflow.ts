@@ -6,7 +6,7 @@
  * worker crash never resubmits) → transcode (WebM, WebP, GIF and poster in parallel). Any failure
  * refunds once, alerts the operator and fails with the cause. Large data moves as blob keys.
  */
-import { ApplicationFailure, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { PaidWork } from '../shared/paid-work.js';
 import { Progress } from '../shared/progress.js';
@@ -20,45 +20,52 @@ import {
 } from './api.js';
 
 /** Model calls: a minute or two each, a few retries; validation failures are non-retryable. */
-const models = proxyActivities<Activities>({
+const MODELS: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 4 },
-});
+};
 
 /**
  * Submitting a job is idempotent (keyed by the animation id), so retrying it is safe; it also
  * waits its turn while the provider's cluster-wide slots are full (ProviderBusy), hence no
  * attempt limit inside a generous deadline.
  */
-const submit = proxyActivities<Activities>({
+const SUBMIT: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   scheduleToCloseTimeout: '6 hours',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+};
 
 /**
  * Polling waits for a slow provider: it heartbeats, so a dead worker is noticed within the
  * heartbeat timeout and another resumes the same job; it retries without limit inside a
  * generous overall deadline.
  */
-const poll = proxyActivities<Activities>({
+const POLL: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   scheduleToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+};
 
 /**
  * Media work is CPU-bound and local: a few minutes, heartbeating every frame, so a worker that
  * dies mid-transcode is noticed within 20 seconds and the step restarts on another.
  */
-const media = proxyActivities<Activities>({
+const MEDIA: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
-});
+};
 
 export async function AnimationWorkflow(input: AnimationInput): Promise<AnimationAssets> {
+  const ai = input.taskQueues?.ai;
+  const models = proxyActivities<Activities>({ ...MODELS, taskQueue: ai });
+  const submit = proxyActivities<Activities>({ ...SUBMIT, taskQueue: ai });
+  const poll = proxyActivities<Activities>({ ...POLL, taskQueue: ai });
+  const media = proxyActivities<Activities>({ ...MEDIA, taskQueue: input.taskQueues?.media });
+  /** Fetching the frames is provider work, timed like media work (it heartbeats every frame). */
+  const fetchFrames = proxyActivities<Activities>({ ...MEDIA, taskQueue: ai });
   const paid = new PaidWork({ accountId: input.customerId, amount: 1, reason: `animation ${input.animationId}` });
   const progress = new Progress(ANIMATION_STEPS);
   let assets: AnimationAssets | undefined;
@@ -97,7 +104,7 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
       const frames = await run('animate', async () => {
         const job = await submit.submitAnimation({ animationId, cutoutKey: cutout.cutoutKey });
         await poll.pollAnimation({ job, animationId });
-        return media.fetchAnimationFrames({ animationId, job });
+        return fetchFrames.fetchAnimationFrames({ animationId, job });
       });
       return run('transcode', async () => {
         const [webm, webp, gif, poster] = await Promise.all([
