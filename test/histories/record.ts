@@ -1,7 +1,8 @@
 /**
- * Records the histories the replay tests run against: `npm run record-histories`.
- * Re-record only on purpose (a deliberate, versioned workflow change); the point of the committed
- * files is that a change which breaks a workflow already in flight fails the replay tests.
+ * Records the histories the replay tests run against: `npm run record-histories [-- name…]`
+ * (names such as `animation-split-queues`; none: all of them). Re-record only on purpose (a
+ * deliberate, versioned workflow change); the point of the committed files is that a change
+ * which breaks a workflow already in flight fails the replay tests.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -20,6 +21,8 @@ import { resolveTemporalTestServer } from '../../src/toolchain/temporal.js';
 import { paidFixtureWorkflow, paidStateQuery } from '../fixtures/workflows.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
 const config = loadConfig();
 const executable = await resolveTemporalTestServer({ cacheDir: config.toolCacheDir, log: console.log });
 const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
@@ -50,6 +53,7 @@ const scenarios: Record<string, string[]> = {
 
 await worker.runUntil(async () => {
   for (const [name, steps] of Object.entries(scenarios)) {
+    if (!wanted(`paid-work-${name}`)) continue;
     const handle = await env.client.workflow.start(paidFixtureWorkflow, {
       taskQueue: 'record',
       workflowId: `replay-${name}`,
@@ -66,12 +70,9 @@ await worker.runUntil(async () => {
   }
 });
 
-// The animation workflow, with a scripted pipeline: a success and a failure at segmentation.
-const animationWorker = await Worker.create({
-  connection: env.nativeConnection,
-  taskQueue: 'record-animation',
-  workflowsPath: path.join(here, '../../src/workflows/index.ts'),
-  activities: {
+// The animation workflow, with a scripted pipeline: a success, a failure at segmentation, and a
+// success with the model and ffmpeg steps on task queues of their own and a fal-shaped job.
+const animationActivities = {
     ...createLedgerActivities({ ledger }),
     ...createAlertActivities({ channels: [{ name: 'none', send: async () => undefined }], temporalUiUrl: 'http://ui', namespace: 'default' }),
     moderatePhoto: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
@@ -82,26 +83,48 @@ const animationWorker = await Worker.create({
       if (i.animationId.endsWith('failed')) throw ApplicationFailure.nonRetryable('background removal left nothing', 'EmptyMask');
       return { cutoutKey: `animations/${i.animationId}/cutout.png`, coverage: 0.4 };
     },
-    submitAnimation: async (i: { animationId: string }) => ({ backend: 'local', jobId: `animations/${i.animationId}/cutout.png` }),
+    submitAnimation: async (i: { animationId: string }) =>
+      i.animationId.endsWith('split_queues')
+        ? { backend: 'fal', jobId: '0f6f3c1e-recorded', key: `${i.animationId}:animate` }
+        : { backend: 'local', jobId: `animations/${i.animationId}/cutout.png` },
     pollAnimation: async () => ({ polls: 1 }),
     fetchAnimationFrames: async (i: { animationId: string }) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
     transcodeAnimation: async (i: { animationId: string; format: string }) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
     renderPoster: async (i: { animationId: string }) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
-  },
-});
-await animationWorker.runUntil(async () => {
-  for (const name of ['succeeded', 'failed']) {
-    const animationId = `an_replay_${name}`;
+};
+const animationWorkers = await Promise.all(
+  ['record-animation', 'record-ai', 'record-media'].map((taskQueue, i) =>
+    Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      ...(i === 0 && { workflowsPath: path.join(here, '../../src/workflows/index.ts') }),
+      activities: animationActivities,
+    }),
+  ),
+);
+const [main, ai, media] = animationWorkers;
+await main!.runUntil(ai!.runUntil(media!.runUntil(async () => {
+  for (const name of ['succeeded', 'failed', 'split-queues']) {
+    if (!wanted(`animation-${name}`)) continue;
+    const animationId = `an_replay_${name.replace('-', '_')}`;
     const handle = await env.client.workflow.start('AnimationWorkflow', {
       taskQueue: 'record-animation',
       workflowId: `animation:${animationId}`,
-      args: [{ animationId, customerId: 'acct-replay', photoKey: `animations/${animationId}/photo.png`, fullBody: true }],
+      args: [
+        {
+          animationId,
+          customerId: 'acct-replay',
+          photoKey: `animations/${animationId}/photo.png`,
+          fullBody: true,
+          ...(name === 'split-queues' && { taskQueues: { ai: 'record-ai', media: 'record-media' } }),
+        },
+      ],
     });
     await handle.result().catch(() => undefined);
     const file = path.join(here, `animation-${name}.json`);
     await writeFile(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
-});
+})));
 await env.teardown();
 await db.close();

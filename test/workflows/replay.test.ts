@@ -15,6 +15,7 @@ describe('replay of recorded histories', () => {
   it('has histories to replay', () => {
     expect(files).toEqual([
       'animation-failed.json',
+      'animation-split-queues.json',
       'animation-succeeded.json',
       'paid-work-cancelled.json',
       'paid-work-failed-refunded.json',
