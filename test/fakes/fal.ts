@@ -55,7 +55,9 @@ export interface FakeFalOptions {
 
 export class FakeFal {
   url = '';
-  readonly submissions: { endpoint: string; input: Record<string, unknown>; at: number }[] = [];
+  /** `lifecycle`: the object-lifecycle header the client sent, parsed. */
+  readonly submissions: { endpoint: string; input: Record<string, unknown>; at: number; lifecycle?: unknown }[] = [];
+  readonly uploads: { contentType: string; lifecycle?: unknown }[] = [];
   readonly requests: { method: string; path: string; status: number; at: number }[] = [];
   private readonly jobs = new Map<string, Job>();
   private readonly files = new Map<string, { type: string; data: Buffer }>();
@@ -151,6 +153,7 @@ export class FakeFal {
       const { content_type: type } = JSON.parse(body.toString() || '{}') as { content_type?: string };
       if (!type) return log(422), send(res, 422, { detail: [{ loc: ['body', 'content_type'], msg: 'field required', type: 'value_error.missing' }] });
       const id = randomUUID();
+      this.uploads.push({ contentType: type, lifecycle: lifecycle(req, 'x-fal-object-lifecycle') });
       log(200);
       return send(res, 200, { upload_url: `${this.url}/uploads/${id}`, file_url: `${this.url}/files/${id}` });
     }
@@ -197,7 +200,7 @@ export class FakeFal {
       }
       const job: Job = { id: randomUUID(), endpoint, input, submittedAt: Date.now() };
       this.jobs.set(job.id, job);
-      this.submissions.push({ endpoint, input, at: job.submittedAt });
+      this.submissions.push({ endpoint, input, at: job.submittedAt, lifecycle: lifecycle(req, 'x-fal-object-lifecycle-preference') });
       this.run(job, model);
       const appId = endpoint.split('/').slice(0, 2).join('/');
       const base = `${this.url}/${appId}/requests/${job.id}`;
@@ -373,6 +376,11 @@ const MODELS: Record<string, FakeModel> = {
     },
   },
 };
+
+function lifecycle(req: IncomingMessage, header: string): unknown {
+  const value = req.headers[header];
+  return typeof value === 'string' ? JSON.parse(value) : undefined;
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -76,6 +76,13 @@ describe('the generative steps', () => {
     expect(made[0]!.input).toMatchObject({ output_format: 'png', image_url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/files\//) });
   });
 
+  it('asks fal to delete the uploaded photo and the outputs after a day', async () => {
+    const [uploadsBefore, before] = [fake.uploads.length, fake.submissions.length];
+    await backend().removeBackground(await photo(), `${uid()}:segment`);
+    expect(fake.uploads.slice(uploadsBefore)).toEqual([{ contentType: 'image/png', lifecycle: { expiration_duration_seconds: 86_400 } }]);
+    expect(fake.submissions.slice(before).map((s) => s.lifecycle)).toEqual([{ expiration_duration_seconds: 86_400 }]);
+  });
+
   it('expandToFullBody asks for a 2:3 image and gets a taller shape', async () => {
     const out = await backend().expandToFullBody(await photo(), `${uid()}:expand`);
     const { width = 0, height = 0 } = await sharp(out).metadata();

@@ -9,13 +9,18 @@
  *   rejected input, failed jobs and malformed answers not.
  * - `baseUrl` sends every call for fal's hosts to another server (the local fake in tests).
  */
-import { ApiError, createFalClient, type FalClient } from '@fal-ai/client';
+import { ApiError, createFalClient, type FalClient, type StorageSettings } from '@fal-ai/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { ModelError, type JobState } from '../port.js';
 
 const FAL_HOSTS = ['https://queue.fal.run', 'https://rest.fal.ai', 'https://rest.alpha.fal.ai'];
+/**
+ * Customers' photos and everything made from them are deleted from fal's storage after a day: we
+ * copy every output into our own store as soon as its job completes.
+ */
+const FAL_FILE_LIFETIME: StorageSettings = { expiresIn: '1d' };
 /** Longer waits than this go back to Temporal's retry instead of holding the activity. */
 const MAX_INLINE_WAIT_MS = 30_000;
 
@@ -59,7 +64,7 @@ export class FalQueue {
       return known.requestId;
     }
     const body = await input();
-    const { request_id: requestId } = await call('submit', () => this.client.queue.submit(endpoint, { input: body }));
+    const { request_id: requestId } = await call('submit', () => this.client.queue.submit(endpoint, { input: body, storageSettings: FAL_FILE_LIFETIME }));
     // A concurrent twin that got here first wins; its id is the one kept and returned.
     const [row] = await this.opts.db.query<{ request_id: string }>(
       `INSERT INTO provider_requests (provider, idempotency_key, endpoint, request_id) VALUES ('fal', $1, $2, $3)
@@ -144,7 +149,9 @@ export class FalQueue {
 
   /** Puts a file on fal's storage and returns its URL, for model inputs. */
   async upload(data: Buffer, contentType: string): Promise<string> {
-    return call('upload', () => this.client.storage.upload(new Blob([new Uint8Array(data)], { type: contentType })));
+    return call('upload', () =>
+      this.client.storage.upload(new Blob([new Uint8Array(data)], { type: contentType }), { lifecycle: FAL_FILE_LIFETIME }),
+    );
   }
 
   /** Downloads an output file, refusing anything larger than the limit. */
