@@ -165,11 +165,12 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
           await ctx.sleep(deps.pollIntervalMs ?? 2000);
         }
       } catch (err) {
-        // The workflow was cancelled: stop paying for a job nobody will fetch, and free its slot.
-        if (err instanceof CancelledFailure) {
-          await models.cancelAnimation(input.job).catch(() => undefined);
-          if (input.animationId) await limit?.slots.release(models.name, input.animationId);
-        }
+        // Cancelled (the workflow was): stop paying for a job nobody will fetch. Cancelled or
+        // failed for good: the job is over, so its provider slot is free for the next one.
+        const cancelled = err instanceof CancelledFailure;
+        if (cancelled) await models.cancelAnimation(input.job).catch(() => undefined);
+        const over = cancelled || (err instanceof ApplicationFailure && err.nonRetryable);
+        if (over && input.animationId) await limit?.slots.release(models.name, input.animationId);
         throw err;
       }
     },

@@ -270,4 +270,37 @@ describe('the provider limit around an animation job', () => {
     expect(await call(env, acts.submitAnimation, { animationId: 'second', cutoutKey: 'animations/a/cutout.png' })).toEqual({ backend: 'scripted', jobId: 'job-second' });
     await db.close();
   });
+
+  it('a job that fails, or is cancelled, frees its slot at once', async () => {
+    const { openPGlite } = await import('../../src/db/database.js');
+    const { migrate } = await import('../../src/db/migrations.js');
+    const { ProviderSlots } = await import('../../src/limits/provider-slots.js');
+    const db = await openPGlite();
+    await migrate(db);
+    const slots = new ProviderSlots(db);
+    await blobs.put('animations/a/cutout.png', Readable.from([await disc(64)]));
+    const states: Record<string, JobState> = { 'job-failing': { state: 'failed', error: 'no GPU' }, 'job-slow': { state: 'running' } };
+    const acts = createAnimationActivities({
+      blobs,
+      ffmpegPath: 'ffmpeg',
+      pollIntervalMs: 5,
+      providerLimit: { slots, concurrency: 2, leaseMs: 60_000 },
+      models: backend({
+        submitAnimation: async (i) => ({ backend: 'scripted', jobId: `job-${i.idempotencyKey}` }),
+        animationState: async (job) => states[job.jobId]!,
+        cancelAnimation: async () => undefined,
+      }),
+    });
+    const env = new MockActivityEnvironment();
+    const failing = await call(env, acts.submitAnimation, { animationId: 'failing', cutoutKey: 'animations/a/cutout.png' });
+    const slow = await call(env, acts.submitAnimation, { animationId: 'slow', cutoutKey: 'animations/a/cutout.png' });
+    expect(await slots.inUse('scripted')).toBe(2);
+    await call(env, acts.pollAnimation, { job: failing, animationId: 'failing' }).catch(() => undefined);
+    expect(await slots.inUse('scripted')).toBe(1);
+    const cancelling = new MockActivityEnvironment();
+    cancelling.once('heartbeat', () => cancelling.cancel('CANCELLED'));
+    await call(cancelling, acts.pollAnimation, { job: slow, animationId: 'slow' }).catch(() => undefined);
+    expect(await slots.inUse('scripted')).toBe(0);
+    await db.close();
+  });
 });
