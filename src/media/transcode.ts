@@ -33,7 +33,8 @@ interface Options {
   onFrame?: (index: number) => void;
 }
 
-const input = (fps: number) => ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-i', 'pipe:0'];
+/** One PNG-decoding thread: frames arrive one at a time anyway, and each extra thread holds frames. */
+const input = (fps: number) => ['-f', 'image2pipe', '-framerate', String(fps), '-c:v', 'png', '-threads', '1', '-i', 'pipe:0'];
 
 /** Runs ffmpeg with the frames on its stdin; it writes its output to the file named in `args`. */
 async function runFfmpeg(opts: Options, args: string[]): Promise<void> {
