@@ -14,6 +14,9 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { alphaCoverage, createAnimationActivities } from '../../src/activities/animation.js';
+import { openPGlite } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrations.js';
+import { ProviderSlots } from '../../src/limits/provider-slots.js';
 import { frameKey, type FrameSet } from '../../src/media/frames.js';
 import { analyseDetections } from '../../src/models/local/analysis.js';
 import { pose } from '../../src/models/local/animate.js';
@@ -238,14 +241,16 @@ describe('local back end decisions', () => {
 });
 
 describe('the provider limit around an animation job', () => {
-  it('submit waits its turn (ProviderBusy, retryable) while the slots are full; fetch frees the slot', async () => {
-    const { openPGlite } = await import('../../src/db/database.js');
-    const { migrate } = await import('../../src/db/migrations.js');
-    const { ProviderSlots } = await import('../../src/limits/provider-slots.js');
+  /** Provider slots on a fresh embedded database, and a cut-out to submit. */
+  async function slotsAndCutout() {
     const db = await openPGlite();
     await migrate(db);
-    const slots = new ProviderSlots(db);
     await blobs.put('animations/a/cutout.png', Readable.from([await disc(64)]));
+    return { db, slots: new ProviderSlots(db) };
+  }
+
+  it('submit waits its turn (ProviderBusy, retryable) while the slots are full; fetch frees the slot', async () => {
+    const { db, slots } = await slotsAndCutout();
     const frame = await disc(64);
     const acts = createAnimationActivities({
       blobs,
@@ -272,13 +277,7 @@ describe('the provider limit around an animation job', () => {
   });
 
   it('a job that fails, or is cancelled, frees its slot at once', async () => {
-    const { openPGlite } = await import('../../src/db/database.js');
-    const { migrate } = await import('../../src/db/migrations.js');
-    const { ProviderSlots } = await import('../../src/limits/provider-slots.js');
-    const db = await openPGlite();
-    await migrate(db);
-    const slots = new ProviderSlots(db);
-    await blobs.put('animations/a/cutout.png', Readable.from([await disc(64)]));
+    const { db, slots } = await slotsAndCutout();
     const states: Record<string, JobState> = { 'job-failing': { state: 'failed', error: 'no GPU' }, 'job-slow': { state: 'running' } };
     const acts = createAnimationActivities({
       blobs,
