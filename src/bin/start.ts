@@ -60,6 +60,7 @@ async function main() {
     say(`  Temporal:     ${target.address} (namespace ${config.temporal.namespace})`);
     say(`  Database:     ${services.db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}/pglite` : 'PostgreSQL'}`);
     say(`  Storage:      ${config.storage.driver === 'local' ? config.storage.root : `s3://${config.storage.bucket}`}`);
+    say(`  Models:       ${config.models.backend === 'fal' ? 'fal.ai (FAL_KEY), moderation and analysis on this CPU' : 'local, on this CPU'}`);
     say('Press Ctrl-C to stop.');
   } catch (err) {
     if (err instanceof PortsTakenError) {

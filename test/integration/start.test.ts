@@ -53,6 +53,7 @@ describe('npm start (embedded stack)', () => {
     await untilRunning(s);
     expect(s.output()).toContain(`App:          http://localhost:${ports.app}`);
     expect(s.output()).toContain(`Temporal UI:  http://localhost:${ports.ui}`);
+    expect(s.output()).toContain('Models:       local, on this CPU');
 
     const ready = await fetch(`http://127.0.0.1:${ports.app}/readyz`);
     expect(ready.status).toBe(200);
