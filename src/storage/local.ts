@@ -1,7 +1,7 @@
 /** Blob store on the local file system (the embedded default), under one root folder. */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,6 +43,18 @@ export class LocalBlobStore implements BlobStore {
       );
     });
     return stream;
+  }
+
+  async copyToFile(key: string, file: string): Promise<void> {
+    try {
+      await copyFile(this.file(key), file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') {
+        if (!(await this.stat(key))) throw new BlobNotFoundError(key);
+      }
+      throw err;
+    }
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {

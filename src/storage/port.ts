@@ -20,6 +20,11 @@ export interface BlobStore {
   put(key: string, body: Readable, opts?: { contentType?: string }): Promise<BlobInfo>;
   /** A stream of the blob; rejects with BlobNotFoundError when absent. */
   get(key: string): Promise<Readable>;
+  /**
+   * Writes the blob to a local file, for tools that read files (ffmpeg): a file-system copy on
+   * local storage, a streamed download on S3. Rejects with BlobNotFoundError when absent.
+   */
+  copyToFile(key: string, file: string): Promise<void>;
   /** Size and type, or undefined when absent. */
   stat(key: string): Promise<BlobInfo | undefined>;
   /** Removes the blob; removing an absent key is not an error. */

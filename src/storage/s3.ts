@@ -10,7 +10,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore } from './port.js';
 
 export interface S3BlobStoreOptions {
@@ -71,6 +73,10 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(err)) throw new BlobNotFoundError(key);
       throw err;
     }
+  }
+
+  async copyToFile(key: string, file: string): Promise<void> {
+    await pipeline(await this.get(key), createWriteStream(file));
   }
 
   async stat(key: string): Promise<BlobInfo | undefined> {

@@ -1,6 +1,7 @@
 /** The blob-store port's contract, on local files and on a real S3-compatible server (versitygw). */
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,16 @@ describe.each(stores)('BlobStore on %s', (_name, make) => {
     const info = await store.put('videos/big.webm', stream);
     expect(info.bytes).toBe(12 * 1024 * 1024);
     expect(await sha(await store.get('videos/big.webm'))).toBe(await sha256);
+  });
+
+  it('copies a blob to a local file, and says clearly when it is absent', async () => {
+    const { stream, sha256 } = generated(3 * 1024 * 1024);
+    await store.put('frames/f/0001.png', stream);
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'copy-')), 'frame.png');
+    await store.copyToFile('frames/f/0001.png', file);
+    expect(await sha(createReadStream(file))).toBe(await sha256);
+    await expect(store.copyToFile('frames/f/missing.png', `${file}.2`)).rejects.toBeInstanceOf(BlobNotFoundError);
+    await expect(store.copyToFile('../escape', `${file}.3`)).rejects.toBeInstanceOf(InvalidBlobKeyError);
   });
 
   it('replaces a blob whole', async () => {
