@@ -38,11 +38,17 @@ interface Options {
 /** The staged frames as ffmpeg's input, decoded on one thread (each extra thread holds frames). */
 const input = (dir: string, fps: number) => ['-framerate', String(fps), '-threads', '1', '-i', path.join(dir, 'frame-%04d.png')];
 
+/** Copies the frames, a few at a time (on S3 each one is a request). */
 async function stageFrames(opts: Options, dir: string): Promise<void> {
-  for (let i = 0; i < opts.frames.count; i++) {
-    await opts.blobs.copyToFile(frameKey(opts.frames.prefix, i), path.join(dir, `frame-${String(i).padStart(4, '0')}.png`));
-    opts.onFrame?.(i);
-  }
+  const { count, prefix } = opts.frames;
+  let next = 0;
+  const copier = async () => {
+    for (let i = next++; i < count; i = next++) {
+      await opts.blobs.copyToFile(frameKey(prefix, i), path.join(dir, `frame-${String(i).padStart(4, '0')}.png`));
+      opts.onFrame?.(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, count) }, copier));
 }
 
 /** Runs ffmpeg, reporting the frame it has reached; it writes its output to the file in `args`. */
