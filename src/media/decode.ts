@@ -4,11 +4,10 @@
  * same frames the local back end draws. ffmpeg writes the frames into a temporary folder; they
  * are handed on one at a time, in order, and the folder is removed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { TranscodeError } from './transcode.js';
+import { runFfmpeg } from './ffmpeg.js';
 
 export interface DecodeOptions {
   ffmpegPath: string;
@@ -34,22 +33,11 @@ export async function decodeTransparentVideo(
       `pad=${side}:${side}:(ow-iw)/2:(oh-ih)/2:color=0x00000000`,
     ].join(',');
     // libvpx-vp9 as the decoder: ffmpeg's native VP9 decoder drops the alpha channel.
-    await run(opts.ffmpegPath, ['-c:v', 'libvpx-vp9', '-i', source, '-vf', filter, '-an', path.join(dir, 'frame-%05d.png')]);
+    await runFfmpeg(opts.ffmpegPath, ['-c:v', 'libvpx-vp9', '-i', source, '-vf', filter, '-an', path.join(dir, 'frame-%05d.png')]);
     const names = (await readdir(dir)).filter((n) => n.startsWith('frame-')).sort();
     for (const [i, name] of names.entries()) await onFrame(await readFile(path.join(dir, name)), i);
     return { fps, frames: names.length };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function run(ffmpegPath: string, args: string[]): Promise<void> {
-  const child = spawn(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new TranscodeError(`ffmpeg could not decode the video (exit ${code}): ${stderr.trim()}`);
 }

@@ -7,25 +7,17 @@
  * length. Formats: WebM (VP9 with alpha), animated WebP, GIF (two passes: a palette, then the
  * frames mapped onto it, so no pass holds every frame).
  */
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { BlobInfo, BlobStore } from '../storage/port.js';
+import { runFfmpeg } from './ffmpeg.js';
 import { frameKey, type FrameSet } from './frames.js';
 
 export type AnimationFormat = 'webm' | 'webp' | 'gif';
 
 export const CONTENT_TYPES: Record<AnimationFormat, string> = { webm: 'video/webm', webp: 'image/webp', gif: 'image/gif' };
-
-export class TranscodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TranscodeError';
-  }
-}
 
 interface Options {
   blobs: BlobStore;
@@ -51,30 +43,11 @@ async function stageFrames(opts: Options, dir: string): Promise<void> {
   await Promise.all(Array.from({ length: Math.min(4, count) }, copier));
 }
 
-/** Runs ffmpeg, reporting the frame it has reached; it writes its output to the file in `args`. */
-async function runFfmpeg(opts: Options, args: string[]): Promise<void> {
-  const child = spawn(opts.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-nostats', '-progress', 'pipe:1', '-y', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const frame = /^frame=(\d+)$/.exec(line);
-    if (frame) opts.onFrame?.(Number(frame[1]));
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  }).catch((err: Error) => {
-    throw new TranscodeError(`ffmpeg could not run: ${err.message}`);
-  });
-  if (code !== 0) throw new TranscodeError(`ffmpeg exited with ${code}: ${stderr.trim()}`);
-}
-
 export async function transcodeFrames(opts: Options & { format: AnimationFormat; outKey: string }): Promise<BlobInfo> {
   const { fps } = opts.frames;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-transcode-'));
   const out = path.join(dir, `out.${opts.format}`);
+  const ffmpeg = (args: string[]) => runFfmpeg(opts.ffmpegPath, args, opts.onFrame);
   try {
     await stageFrames(opts, dir);
     const frames = input(dir, fps);
@@ -83,18 +56,18 @@ export async function transcodeFrames(opts: Options & { format: AnimationFormat;
         // Alpha survives only as yuva420p with alt-ref frames off; -b:v 0 + crf = constant quality.
         // No look-ahead and no column tiles: the encoder's memory is the largest part of a
         // transcode (measured at 512×512: 181 MB with defaults, 121 MB so, no larger a file).
-        await runFfmpeg(opts, [...frames, '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
+        await ffmpeg([...frames, '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-b:v', '0', '-crf', '35',
           '-auto-alt-ref', '0', '-lag-in-frames', '0', '-tile-columns', '0', '-deadline', 'good', '-cpu-used', '4',
           '-threads', '2', out]);
         break;
       case 'webp':
-        await runFfmpeg(opts, [...frames, '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
+        await ffmpeg([...frames, '-c:v', 'libwebp_anim', '-pix_fmt', 'yuva420p', '-quality', '75',
           '-loop', '0', out]);
         break;
       case 'gif': {
         const palette = path.join(dir, 'palette.png');
-        await runFfmpeg(opts, [...frames, '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette]);
-        await runFfmpeg(opts, [...frames, '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
+        await ffmpeg([...frames, '-vf', 'palettegen=reserve_transparent=1:stats_mode=full', '-update', '1', palette]);
+        await ffmpeg([...frames, '-i', palette, '-filter_complex', '[0:v][1:v]paletteuse=alpha_threshold=128',
           '-loop', '0', out]);
         break;
       }
