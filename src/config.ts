@@ -17,7 +17,6 @@ const blankAsUnset = (env: NodeJS.ProcessEnv) =>
 
 const schema = z
   .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     HOST: z.string().default('127.0.0.1'),
     PORT: port.default(3000),
@@ -92,10 +91,12 @@ const schema = z
     }
   });
 
+/** Every environment variable the configuration reads. */
+export const SETTING_NAMES: readonly string[] = Object.keys(schema.shape);
+
 export type WorkerRole = 'workflows' | 'ai' | 'media';
 
 export interface Config {
-  env: 'development' | 'production' | 'test';
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   http: { host: string; port: number; publicUrl: string };
   dataDir: string;
@@ -166,7 +167,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.TOOL_CACHE_DIR ?? path.join(env.XDG_CACHE_HOME || path.join(home, '.cache'), 'stickerflow'),
   );
   return {
-    env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     http: {
       host: e.HOST,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactConfig } from '../../src/config.js';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, redactConfig, SETTING_NAMES } from '../../src/config.js';
 
 describe('config', () => {
   it('has defaults for the embedded stack', () => {
@@ -94,5 +95,13 @@ describe('config', () => {
     });
     expect(() => loadConfig({ WORKER_ROLES: 'ai,print' })).toThrow(/WORKER_ROLES/);
     expect(() => loadConfig({ WORKER_ROLES: ',' })).toThrow(/WORKER_ROLES: name at least one/);
+  });
+
+  it('documents every setting it reads, in .env.example and in the README', () => {
+    const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(SETTING_NAMES.length).toBeGreaterThan(30);
+    expect(SETTING_NAMES.filter((name) => !new RegExp(`^# ${name}=`, 'm').test(example))).toEqual([]);
+    expect(SETTING_NAMES.filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
   });
 });
