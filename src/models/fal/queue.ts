@@ -195,11 +195,8 @@ function honourRetryAfter(inner: typeof fetch): typeof fetch {
       const res = await inner(input, init);
       const retryAfter = res.status === 429 ? parseRetryAfter(res.headers.get('retry-after')) : undefined;
       if (retryAfter === undefined) return res;
-      if (waited + retryAfter > MAX_INLINE_WAIT_MS) {
-        await res.body?.cancel();
-        throw new RateLimited(retryAfter);
-      }
       await res.body?.cancel();
+      if (waited + retryAfter > MAX_INLINE_WAIT_MS) throw new RateLimited(retryAfter);
       await sleep(retryAfter, undefined, { signal: init?.signal ?? undefined });
       waited += retryAfter;
     }
