@@ -13,6 +13,7 @@
  */
 import sharp from 'sharp';
 import { decodeTransparentVideo } from '../../media/decode.js';
+import { TranscodeError } from '../../media/ffmpeg.js';
 import { DEFAULT_SPEC } from '../local/animate.js';
 import type { LocalModelBackend } from '../local/backend.js';
 import type { AnimationJob, JobState, ModelBackend, ModerationVerdict, SubjectAnalysis } from '../port.js';
@@ -129,7 +130,7 @@ export class FalModelBackend implements ModelBackend {
     try {
       return await decodeTransparentVideo(video, { ffmpegPath: this.deps.ffmpegPath, fps, side }, onFrame);
     } catch (err) {
-      if (err instanceof ModelError || (err as { name?: string }).name === 'ApplicationFailure') throw err;
+      if (!(err instanceof TranscodeError)) throw err; // the caller's own checks of each frame pass through
       throw new FalJobError('InvalidModelOutput', `the matted video could not be decoded: ${(err as Error).message}`);
     }
   }
