@@ -67,6 +67,23 @@ const schema = z
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_UPLOAD_MB: z.coerce.number().positive().max(200).default(20),
     MAX_PHOTO_MEGAPIXELS: z.coerce.number().positive().max(500).default(40),
+    PDFTOPPM_PATH: z.string().default('pdftoppm'),
+
+    ORDER_PAYMENT_MINUTES: z.coerce.number().int().min(30).max(1440).default(1440),
+    PAYMENT_PROVIDER: z.enum(['local']).default('local'),
+    STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'must start with whsec_').optional(),
+
+    PRINTER: z.enum(['sim', 'printful', 'prodigi']).default('sim'),
+    PRINTER_SIM_STEP_SECONDS: z.coerce.number().positive().max(86_400).default(10),
+    PRINTER_SIM_URL: optionalUrl,
+    PRINTER_SIM_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    PRINTFUL_API_TOKEN: z.string().optional(),
+    PRINTFUL_WEBHOOK_SECRET: z.string().regex(/^[0-9a-fA-F]{32,}$/, 'must be the hex secret Printful shows').optional(),
+    PRINTFUL_STORE_ID: z.string().optional(),
+    PRINTFUL_BASE_URL: z.url().default('https://api.printful.com'),
+    PRODIGI_API_KEY: z.string().optional(),
+    PRODIGI_CALLBACK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    PRODIGI_BASE_URL: z.url().default('https://api.prodigi.com'),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
@@ -81,6 +98,16 @@ const schema = z
     }
     if (env.MODEL_BACKEND === 'fal' && !env.FAL_KEY) {
       ctx.addIssue({ code: 'custom', path: ['FAL_KEY'], message: 'required when MODEL_BACKEND=fal' });
+    }
+    if (env.PRINTER === 'printful') {
+      for (const name of ['PRINTFUL_API_TOKEN', 'PRINTFUL_WEBHOOK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PRINTER=printful' });
+      }
+    }
+    if (env.PRINTER === 'prodigi') {
+      for (const name of ['PRODIGI_API_KEY', 'PRODIGI_CALLBACK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PRINTER=prodigi' });
+      }
     }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
@@ -145,7 +172,23 @@ export interface Config {
    * `fal.baseUrl` replaces fal's hosts (queue.fal.run, rest.fal.ai), e.g. for a local fake.
    */
   models: { backend: 'local' | 'fal'; concurrency: number; fal?: { key: string; baseUrl?: string } };
-  media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number };
+  media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number; pdftoppmPath: string };
+  orders: { paymentMinutes: number };
+  /**
+   * Payments: the embedded local provider (Stripe-signed events to our own webhook route).
+   * `webhookSecret` unset: a random one kept under DATA_DIR.
+   */
+  payments: { provider: 'local'; webhookSecret?: string };
+  /**
+   * The printer orders go to. The simulator runs inside the embedded stack (or at `sim.url`);
+   * its webhook secret, unset, is a random one kept under DATA_DIR.
+   */
+  printer: {
+    id: 'sim' | 'printful' | 'prodigi';
+    sim: { stepSeconds: number; url?: string; webhookSecret?: string };
+    printful?: { token: string; webhookSecret: string; storeId?: string; baseUrl: string };
+    prodigi?: { apiKey: string; callbackSecret: string; baseUrl: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -225,6 +268,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ffmpegPath: e.FFMPEG_PATH,
       maxUploadBytes: Math.round(e.MAX_UPLOAD_MB * 1024 * 1024),
       maxPhotoPixels: Math.round(e.MAX_PHOTO_MEGAPIXELS * 1e6),
+      pdftoppmPath: e.PDFTOPPM_PATH,
+    },
+    orders: { paymentMinutes: e.ORDER_PAYMENT_MINUTES },
+    payments: { provider: e.PAYMENT_PROVIDER, webhookSecret: e.STRIPE_WEBHOOK_SECRET },
+    printer: {
+      id: e.PRINTER,
+      sim: { stepSeconds: e.PRINTER_SIM_STEP_SECONDS, url: e.PRINTER_SIM_URL?.replace(/\/$/, ''), webhookSecret: e.PRINTER_SIM_WEBHOOK_SECRET },
+      printful:
+        e.PRINTFUL_API_TOKEN && e.PRINTFUL_WEBHOOK_SECRET
+          ? { token: e.PRINTFUL_API_TOKEN, webhookSecret: e.PRINTFUL_WEBHOOK_SECRET, storeId: e.PRINTFUL_STORE_ID, baseUrl: e.PRINTFUL_BASE_URL.replace(/\/$/, '') }
+          : undefined,
+      prodigi:
+        e.PRODIGI_API_KEY && e.PRODIGI_CALLBACK_SECRET
+          ? { apiKey: e.PRODIGI_API_KEY, callbackSecret: e.PRODIGI_CALLBACK_SECRET, baseUrl: e.PRODIGI_BASE_URL.replace(/\/$/, '') }
+          : undefined,
     },
   };
 }
@@ -249,6 +307,13 @@ export function redactConfig(config: Config): unknown {
     cookieSecret: mask(config.cookieSecret),
     models: { ...config.models, fal: config.models.fal ? { ...config.models.fal, key: '***' } : undefined },
     databaseUrl: maskPassword(config.databaseUrl),
+    payments: { ...config.payments, webhookSecret: mask(config.payments.webhookSecret) },
+    printer: {
+      ...config.printer,
+      sim: { ...config.printer.sim, webhookSecret: mask(config.printer.sim.webhookSecret) },
+      printful: config.printer.printful ? { ...config.printer.printful, token: '***', webhookSecret: '***' } : undefined,
+      prodigi: config.printer.prodigi ? { ...config.printer.prodigi, apiKey: '***', callbackSecret: '***' } : undefined,
+    },
     storage:
       config.storage.driver === 's3'
         ? { ...config.storage, credentials: config.storage.credentials ? '***' : undefined }

@@ -97,6 +97,86 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'sticker orders and webhook deduplication',
+    sql: `
+      -- The durable state of an order lives in its workflow; this maps ids to what the API checks
+      -- before it asks the workflow anything: the access token (hashed), the printer, the payment.
+      CREATE TABLE orders (
+        id                  TEXT PRIMARY KEY,
+        animation_id        TEXT NOT NULL REFERENCES animations(id),
+        access_token_sha256 TEXT NOT NULL,
+        email               TEXT NOT NULL,
+        printer_id          TEXT NOT NULL,
+        payment_provider    TEXT NOT NULL,
+        checkout_session_id TEXT UNIQUE,
+        amount_cents        INTEGER NOT NULL CHECK (amount_cents > 0),
+        currency            TEXT NOT NULL,
+        created_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX orders_by_animation ON orders (animation_id);
+      -- Webhook events already acted on, by source ("stripe", "printer:sim", ...) and event id.
+      CREATE TABLE webhook_events (
+        source       TEXT NOT NULL,
+        event_id     TEXT NOT NULL,
+        received_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+        PRIMARY KEY (source, event_id)
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: 'local payment provider',
+    sql: `
+      -- The embedded payment provider's checkout sessions and refunds (Stripe keeps these itself).
+      CREATE TABLE local_payment_sessions (
+        id                TEXT PRIMARY KEY,
+        order_id          TEXT NOT NULL UNIQUE,
+        amount_cents      INTEGER NOT NULL CHECK (amount_cents > 0),
+        currency          TEXT NOT NULL,
+        description       TEXT NOT NULL,
+        email             TEXT,
+        success_url       TEXT NOT NULL,
+        cancel_url        TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('open', 'complete', 'expired')),
+        payment_intent_id TEXT UNIQUE,
+        event_id          TEXT UNIQUE,
+        expires_at        TIMESTAMPTZ NOT NULL,
+        completed_at      TIMESTAMPTZ,
+        created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      -- Full refunds only: at most one per payment, whatever key it carries.
+      CREATE TABLE local_payment_refunds (
+        id                TEXT PRIMARY KEY,
+        payment_intent_id TEXT NOT NULL UNIQUE REFERENCES local_payment_sessions(payment_intent_id),
+        amount_cents      INTEGER NOT NULL CHECK (amount_cents > 0),
+        idempotency_key   TEXT NOT NULL UNIQUE,
+        reason            TEXT,
+        created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
+  {
+    version: 7,
+    name: 'printer simulator',
+    sql: `
+      -- The simulated printer's orders and its webhook schedule, so a restart loses nothing.
+      CREATE TABLE printer_sim_orders (
+        external_id   TEXT PRIMARY KEY,
+        sim_id        TEXT NOT NULL UNIQUE,
+        request       JSONB NOT NULL,
+        pdf_bytes     INTEGER,
+        stage         TEXT NOT NULL,
+        fail_reason   TEXT,
+        tracking      JSONB,
+        next_at       TIMESTAMPTZ,
+        created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX printer_sim_orders_due ON printer_sim_orders (next_at) WHERE next_at IS NOT NULL;
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

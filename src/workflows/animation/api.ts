@@ -3,7 +3,8 @@
  * its type name, id scheme, input, queries and the shape of its status. Names here are written
  * into histories: never rename them.
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { OrderInput } from '../sticker-order/api.js';
 import type { RefundState } from '../shared/paid-work.js';
 import type { ProgressEvent, StepState } from '../shared/progress.js';
 import type { Charge } from '../../ledger/ledger.js';
@@ -47,3 +48,11 @@ export interface AnimationStatus {
 export const animationStatusQuery = defineQuery<AnimationStatus>('animationStatus');
 /** Progress events after the given id (0 for all): what the SSE route streams. */
 export const animationEventsQuery = defineQuery<ProgressEvent[], [afterId: number]>('animationEvents');
+
+/**
+ * Order stickers while the animation runs: the workflow starts the order as its child (which
+ * outlives it) and returns once the child exists. Rejected (ANIMATION_FAILED) once the animation
+ * has failed. The input is the order's, without the art, which the child receives when ready.
+ */
+export const orderStickersUpdate = defineUpdate<{ workflowId: string }, [Omit<OrderInput, 'artKey'>]>('orderStickers');
+export const ANIMATION_FAILED = 'AnimationFailed';

@@ -1,0 +1,119 @@
+/**
+ * The orders table: ids, the hashed access token, and what the API and the webhook routes must
+ * know before they ask the order's workflow anything (its printer, its checkout session).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { randomId } from '../customers/customers.js';
+import type { Database } from '../db/database.js';
+
+/** Where an order's files live in the blob store: `orders/<id>/<name>`. */
+export const orderKey = (orderId: string, name: string) => `orders/${orderId}/${name}`;
+
+export const ORDER_ID = /^or_[A-Za-z0-9_-]{22}$/;
+
+export interface OrderRecord {
+  id: string;
+  animationId: string;
+  email: string;
+  printerId: string;
+  paymentProvider: string;
+  checkoutSessionId: string | null;
+  amountCents: number;
+  currency: string;
+  createdAt: string;
+}
+
+interface Row {
+  id: string;
+  animation_id: string;
+  access_token_sha256: string;
+  email: string;
+  printer_id: string;
+  payment_provider: string;
+  checkout_session_id: string | null;
+  amount_cents: number;
+  currency: string;
+  created_at: Date | string;
+}
+
+const fromRow = (r: Row): OrderRecord => ({
+  id: r.id,
+  animationId: r.animation_id,
+  email: r.email,
+  printerId: r.printer_id,
+  paymentProvider: r.payment_provider,
+  checkoutSessionId: r.checkout_session_id,
+  amountCents: r.amount_cents,
+  currency: r.currency,
+  createdAt: new Date(r.created_at).toISOString(),
+});
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export interface NewOrder {
+  animationId: string;
+  email: string;
+  printerId: string;
+  paymentProvider: string;
+  amountCents: number;
+  currency: string;
+}
+
+export class OrderRepository {
+  constructor(private readonly db: Database) {}
+
+  /** A new order with a fresh id and access token; only the token's hash is stored. */
+  async create(order: NewOrder): Promise<{ record: OrderRecord; accessToken: string }> {
+    const accessToken = randomId('ot_', 24);
+    const [row] = await this.db.query<Row>(
+      `INSERT INTO orders (id, animation_id, access_token_sha256, email, printer_id, payment_provider, amount_cents, currency)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+      [randomId('or_'), order.animationId, sha256(accessToken), order.email, order.printerId, order.paymentProvider, order.amountCents, order.currency],
+    );
+    return { record: fromRow(row!), accessToken };
+  }
+
+  async setCheckoutSession(orderId: string, sessionId: string): Promise<void> {
+    await this.db.query('UPDATE orders SET checkout_session_id = $2 WHERE id = $1', [orderId, sessionId]);
+  }
+
+  async get(id: string): Promise<OrderRecord | undefined> {
+    if (!ORDER_ID.test(id)) return undefined;
+    const [row] = await this.db.query<Row>('SELECT * FROM orders WHERE id = $1', [id]);
+    return row && fromRow(row);
+  }
+
+  /** The order, only when `accessToken` is its token (compared in constant time). */
+  async getWithToken(id: string, accessToken: string | undefined): Promise<OrderRecord | undefined> {
+    if (!accessToken || !ORDER_ID.test(id)) return undefined;
+    const [row] = await this.db.query<Row>('SELECT * FROM orders WHERE id = $1', [id]);
+    if (!row) return undefined;
+    const given = Buffer.from(sha256(accessToken), 'hex');
+    const stored = Buffer.from(row.access_token_sha256, 'hex');
+    return given.length === stored.length && timingSafeEqual(given, stored) ? fromRow(row) : undefined;
+  }
+
+  /** Removes an order that never got its workflow (a failed start), so nothing half-made stays. */
+  async delete(id: string): Promise<void> {
+    await this.db.query('DELETE FROM orders WHERE id = $1', [id]);
+  }
+}
+
+/** Webhook events already acted on: a delivery seen before is acknowledged and ignored. */
+export class WebhookEvents {
+  constructor(private readonly db: Database) {}
+
+  async seen(source: string, eventId: string): Promise<boolean> {
+    const rows = await this.db.query('SELECT 1 FROM webhook_events WHERE source = $1 AND event_id = $2', [source, eventId]);
+    return rows.length > 0;
+  }
+
+  /** Records the event once acted on; true when this call recorded it (false: seen before). */
+  async record(source: string, eventId: string): Promise<boolean> {
+    const rows = await this.db.query(
+      'INSERT INTO webhook_events (source, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1',
+      [source, eventId],
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The payment port: checkout, refunds and the payment webhook, the same for Stripe and for the
+ * embedded local provider. Both deliver Stripe-signed `checkout.session.completed` events to
+ * `POST /webhooks/stripe`, so one code path serves both.
+ */
+
+export interface CheckoutRequest {
+  /** Our order id: one checkout session per order (asking again returns the same session). */
+  orderId: string;
+  amountCents: number;
+  currency: string;
+  /** What the customer sees on the checkout page, e.g. "10 × 3-inch die-cut stickers". */
+  description: string;
+  email: string;
+  /** Where the customer goes after paying, and after giving up. */
+  successUrl: string;
+  cancelUrl: string;
+}
+
+export interface CheckoutSession {
+  sessionId: string;
+  /** The page the customer pays on. */
+  url: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+/** A completed payment, from a verified `checkout.session.completed` event. */
+export interface PaymentReceived {
+  /** The webhook event's id: deduplicates deliveries. */
+  eventId: string;
+  orderId: string;
+  sessionId: string;
+  /** What a refund refers to. */
+  paymentIntentId: string;
+  amountCents: number;
+  currency: string;
+  /** ISO 8601. */
+  paidAt: string;
+}
+
+export interface RefundRequest {
+  paymentIntentId: string;
+  amountCents: number;
+  /** Stable per refund: the same key never refunds twice. */
+  idempotencyKey: string;
+  reason: string;
+}
+
+export interface RefundResult {
+  refundId: string;
+  status: 'succeeded' | 'pending';
+  amountCents: number;
+}
+
+export interface PaymentProvider {
+  readonly id: 'local' | 'stripe';
+  /** Opens (or returns the existing) checkout session of the order. */
+  createCheckout(req: CheckoutRequest): Promise<CheckoutSession>;
+  /**
+   * Closes an unpaid session so it can no longer be paid (the order was cancelled or its payment
+   * deadline passed). 'already_paid' means the customer paid in the meantime: refund it.
+   */
+  expireCheckout(sessionId: string): Promise<'expired' | 'already_paid'>;
+  /**
+   * Refunds a payment in full. Looks for an existing refund of the payment first (Stripe forgets
+   * idempotency keys after 24 hours), so a retry days later still refunds once.
+   */
+  refund(req: RefundRequest): Promise<RefundResult>;
+}
+
+/** The webhook's signature, timestamp or body is not acceptable: answer 400, change nothing. */
+export class WebhookRejected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookRejected';
+  }
+}
+
+/** The payment provider refused for good (unknown payment, nothing to refund): do not retry. */
+export class PaymentRejected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PaymentRejected';
+  }
+}
