@@ -9,6 +9,9 @@ import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
 import { createAnimationActivities, type AnimationActivityDeps } from './animation.js';
 import { createLedgerActivities } from './ledger.js';
+import { createOrderActivities, type OrderActivityDeps } from './orders.js';
+import type { PaymentProvider } from '../payments/port.js';
+import type { PrintAdapter } from '../print-adapters/port.js';
 
 export interface ActivityDeps {
   ledger: CreditLedger;
@@ -19,24 +22,34 @@ export interface ActivityDeps {
   models: ModelBackend;
   ffmpegPath: string;
   providerLimit?: AnimationActivityDeps['providerLimit'];
+  printers: ReadonlyMap<string, PrintAdapter>;
+  payments: ReadonlyMap<string, PaymentProvider>;
+  /** Where printers download print files from. */
+  publicUrl: string;
+  pdftoppmPath?: OrderActivityDeps['pdftoppmPath'];
 }
 
 /**
  * The activities by the task queue they run on, so AI and media work can scale on their own
- * machines: bookkeeping beside the workflows, model steps on the AI queue, ffmpeg on the media
- * queue (all three are one queue unless configured apart).
+ * machines: bookkeeping and vendor calls (ledger, alerts, printer, payments) beside the workflows,
+ * model steps on the AI queue, ffmpeg and print files on the media queue (all three are one queue
+ * unless configured apart).
  */
 export function createActivityGroups(deps: ActivityDeps) {
   const { transcodeAnimation, renderPoster, ...modelSteps } = createAnimationActivities(deps);
+  const { renderPrintFile, preflightPrintFile, ...orderSteps } = createOrderActivities(deps);
   return {
     workflows: {
       ...createLedgerActivities(deps),
+      ...orderSteps,
       ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
     },
     ai: modelSteps,
-    media: { transcodeAnimation, renderPoster },
+    media: { transcodeAnimation, renderPoster, renderPrintFile, preflightPrintFile },
   };
 }
 
 type ActivityGroups = ReturnType<typeof createActivityGroups>;
 export type Activities = ActivityGroups['workflows'] & ActivityGroups['ai'] & ActivityGroups['media'];
+/** The animation pipeline's steps (model and media), without the bookkeeping. */
+export type AnimationActivities = ReturnType<typeof createAnimationActivities>;

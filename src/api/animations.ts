@@ -188,7 +188,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
   return router;
 }
 
-async function queryStatus(temporal: Client, animationId: string): Promise<AnimationStatus> {
+export async function queryStatus(temporal: Client, animationId: string): Promise<AnimationStatus> {
   try {
     return await temporal.workflow.getHandle(animationWorkflowId(animationId)).query(animationStatusQuery);
   } catch (err) {

@@ -3,3 +3,4 @@
  * Workflow code is pure orchestration (see eslint.config.js): no Node built-ins, no config, no clock.
  */
 export { AnimationWorkflow } from './animation/workflow.js';
+export { StickerOrderWorkflow } from './sticker-order/workflow.js';

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Activities } from '../../src/activities/index.js';
+import type { Activities, AnimationActivities } from '../../src/activities/index.js';
 import { type Database } from '../../src/db/database.js';
 import { CreditLedger } from '../../src/ledger/ledger.js';
 import type { FrameSet } from '../../src/media/frames.js';
@@ -46,7 +46,7 @@ beforeEach(async () => {
 const frames: FrameSet = { prefix: 'animations/x/frames', count: 120, fps: 24, width: 512, height: 512 };
 
 /** A pipeline whose every step succeeds, recording the calls; tests override single steps. */
-function pipeline(): Omit<Activities, 'chargeCredits' | 'refundCredits' | 'alertOperator'> {
+function pipeline(): AnimationActivities {
   const rec = <A extends unknown[], R>(name: string, fn: (...a: A) => R) => async (...a: A) => {
     calls.push(name);
     return fn(...a);
@@ -108,6 +108,7 @@ describe('AnimationWorkflow', () => {
         webp: `animations/${animationId}/buddy.webp`,
         gif: `animations/${animationId}/buddy.gif`,
         poster: `animations/${animationId}/poster.png`,
+        art: `animations/${animationId}/cutout.png`,
       },
     });
     expect(calls.slice(0, 9)).toEqual([

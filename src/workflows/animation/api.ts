@@ -31,6 +31,8 @@ export interface AnimationAssets {
   webp: string;
   gif: string;
   poster: string;
+  /** The still cut-out (PNG with alpha) print files are made from; absent in older animations. */
+  art?: string;
 }
 
 export interface AnimationStatus {

@@ -6,12 +6,28 @@
  * worker crash never resubmits) → transcode (WebM, WebP, GIF and poster in parallel). Any failure
  * refunds once, alerts the operator and fails with the cause. Large data moves as blob keys.
  */
-import { ApplicationFailure, isCancellation, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  type ActivityOptions,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import { PaidWork } from '../shared/paid-work.js';
 import { Progress } from '../shared/progress.js';
+import { animationFailedSignal, artReadySignal, orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../sticker-order/api.js';
 import {
+  ANIMATION_FAILED,
   ANIMATION_STEPS,
+  orderStickersUpdate,
   animationEventsQuery,
   animationStatusQuery,
   type AnimationAssets,
@@ -84,6 +100,43 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
   setHandler(animationStatusQuery, status);
   setHandler(animationEventsQuery, (afterId: number) => progress.after(afterId));
 
+  // Stickers ordered while the buddy is being made: each order is a child that outlives this
+  // workflow (ABANDON); it gets the art when it is ready, or hears that the animation failed.
+  const orders: ChildWorkflowHandle<() => Promise<unknown>>[] = [];
+  const tellOrder = async (order: ChildWorkflowHandle<() => Promise<unknown>>) => {
+    try {
+      if (outcome === 'succeeded') await order.signal(artReadySignal, { artKey: assets!.art ?? assets!.poster });
+      else await order.signal(animationFailedSignal, { reason: paid.state.error ?? 'the animation failed' });
+    } catch (err) {
+      // The order has ended (cancelled by its customer, say): nothing left to tell it.
+      log.warn('could not tell an order about the animation', { workflowId: order.workflowId, error: String(err) });
+    }
+  };
+  setHandler(
+    orderStickersUpdate,
+    async (order) => {
+      const child = await startChild(STICKER_ORDER_WORKFLOW_TYPE, {
+        workflowId: orderWorkflowId(order.orderId),
+        args: [order],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      orders.push(child);
+      if (outcome !== 'running') await tellOrder(child);
+      return { workflowId: child.workflowId };
+    },
+    {
+      validator: (_order) => {
+        if (outcome === 'failed') throw ApplicationFailure.nonRetryable('the animation failed: stickers cannot be made of it', ANIMATION_FAILED);
+      },
+    },
+  );
+  /** Before this workflow closes: every order placed so far knows the outcome. */
+  const settleOrders = () =>
+    CancellationScope.nonCancellable(async () => {
+      await Promise.all(orders.map(tellOrder));
+      await condition(allHandlersFinished);
+    });
+
   const { animationId } = input;
   try {
     assets = await paid.run(async (step) => {
@@ -113,15 +166,17 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
           media.transcodeAnimation({ animationId, frames, format: 'gif' }),
           media.renderPoster({ animationId, frames }),
         ]);
-        return { webm: webm.key, webp: webp.key, gif: gif.key, poster: poster.key };
+        return { webm: webm.key, webp: webp.key, gif: gif.key, poster: poster.key, art: cutout.cutoutKey };
       });
     });
     outcome = 'succeeded';
     progress.finish('succeeded');
+    await settleOrders();
     return assets;
   } catch (err) {
     outcome = 'failed';
     progress.finish(isCancellation(err) ? 'cancelled' : 'failed', paid.state.error);
+    await settleOrders();
     throw err;
   }
 }

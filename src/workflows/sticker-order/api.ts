@@ -77,6 +77,8 @@ export interface OrderInput {
    */
   artKey?: string;
   timing?: Partial<OrderTiming>;
+  /** Task queue of the print-file steps (media work); unset: the workflow's own. */
+  taskQueues?: { media?: string };
 }
 
 export type OrderRefund =

@@ -1,0 +1,147 @@
+/**
+ * The sticker order's activities: the print file (render, preflight), the printer (submit,
+ * status, cancel) and the payment (close the checkout, refund). Vendor errors become Temporal
+ * failures here: refusals are final (non-retryable), outages are retried.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Readable } from 'node:stream';
+import { orderKey } from '../orders/repository.js';
+import type { Product, ShippingAddress } from '../orders/product.js';
+import { PaymentRejected, type PaymentProvider, type RefundResult } from '../payments/port.js';
+import { PrinterUnavailable, PrintRejected, type PrintAdapter, type PrintOrderSnapshot } from '../print-adapters/port.js';
+import { ArtRejected, PreflightFailed, preflightPrintFile, renderPrintFile } from '../print-file/index.js';
+import type { BlobStore } from '../storage/port.js';
+
+export interface OrderActivityDeps {
+  blobs: BlobStore;
+  /** The print adapters by printer id. */
+  printers: ReadonlyMap<string, PrintAdapter>;
+  /** The payment providers by id. */
+  payments: ReadonlyMap<string, PaymentProvider>;
+  /** Where printers download print files from: `${publicUrl}/files/orders/<id>/print.pdf`. */
+  publicUrl: string;
+  pdftoppmPath?: string;
+}
+
+export interface PrintFileInput {
+  orderId: string;
+  artKey: string;
+  product: Product;
+  viewerUrl: string;
+}
+
+export interface SubmitInput {
+  printerId: string;
+  orderId: string;
+  printFileKey: string;
+  product: Product;
+  shipping: ShippingAddress;
+  email: string;
+}
+
+export const PRINT_FILE_NAME = 'print.pdf';
+
+async function readBlob(blobs: BlobStore, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await blobs.get(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Our domain errors as Temporal failures: refusals end the step, outages are retried. */
+async function vendorCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof PrintRejected || err instanceof PaymentRejected || err instanceof ArtRejected) {
+      throw ApplicationFailure.nonRetryable(err.message, err.name);
+    }
+    if (err instanceof PreflightFailed) {
+      throw ApplicationFailure.create({ type: 'PreflightFailed', message: err.message, nonRetryable: true, details: [err.reason] });
+    }
+    if (err instanceof PrinterUnavailable && err.retryAfterMs !== undefined) {
+      throw ApplicationFailure.create({ type: err.name, message: err.message, nextRetryDelay: err.retryAfterMs });
+    }
+    throw err;
+  }
+}
+
+export function createOrderActivities(deps: OrderActivityDeps) {
+  const printer = (id: string) => {
+    const adapter = deps.printers.get(id);
+    if (!adapter) throw ApplicationFailure.nonRetryable(`no print adapter "${id}" is configured`, 'UnknownPrinter');
+    return adapter;
+  };
+  const payments = (id: string) => {
+    const provider = deps.payments.get(id);
+    if (!provider) throw ApplicationFailure.nonRetryable(`no payment provider "${id}" is configured`, 'UnknownPaymentProvider');
+    return provider;
+  };
+
+  return {
+    /** Renders the print-ready PDF from the buddy's art and stores it beside the order. */
+    async renderPrintFile(input: PrintFileInput): Promise<{ printFileKey: string; bytes: number }> {
+      const art = await readBlob(deps.blobs, input.artKey);
+      Context.current().heartbeat();
+      const { pdf } = await vendorCall(() =>
+        renderPrintFile(art, { shape: input.product.shape, sizeInches: input.product.sizeInches, viewerUrl: input.viewerUrl }),
+      );
+      const printFileKey = orderKey(input.orderId, PRINT_FILE_NAME);
+      await deps.blobs.put(printFileKey, Readable.from([pdf]), { contentType: 'application/pdf' });
+      return { printFileKey, bytes: pdf.length };
+    },
+
+    /** Checks the stored file as a printer would: geometry, dpi, cut contour, QR readable at 300 and 150 dpi. */
+    async preflightPrintFile(input: PrintFileInput & { printFileKey: string }): Promise<{ checks: string[] }> {
+      const pdf = await readBlob(deps.blobs, input.printFileKey);
+      const report = await vendorCall(() =>
+        preflightPrintFile(
+          pdf,
+          { shape: input.product.shape, sizeInches: input.product.sizeInches, viewerUrl: input.viewerUrl },
+          { pdftoppmPath: deps.pdftoppmPath },
+        ),
+      );
+      return { checks: Object.keys(report) };
+    },
+
+    /** Places the order at the printer; idempotent by our order id (the adapter looks up before resubmitting). */
+    async submitPrintOrder(input: SubmitInput): Promise<PrintOrderSnapshot> {
+      const printFileUrl = `${deps.publicUrl}/files/${input.printFileKey}`;
+      return vendorCall(() =>
+        printer(input.printerId).submit({
+          orderId: input.orderId,
+          printFileUrl,
+          product: input.product,
+          shipping: input.shipping,
+          email: input.email,
+        }),
+      );
+    },
+
+    /** Asks the printer where the order stands (for webhooks that never came); null when it has no such order. */
+    async fetchPrinterStatus(input: { printerId: string; orderId: string }): Promise<PrintOrderSnapshot | null> {
+      return (await vendorCall(() => printer(input.printerId).status(input.orderId))) ?? null;
+    },
+
+    /** Asks the printer to cancel; false when it is too late. */
+    async cancelPrintOrder(input: { printerId: string; orderId: string }): Promise<boolean> {
+      return vendorCall(() => printer(input.printerId).cancel(input.orderId));
+    },
+
+    /** Closes an unpaid checkout so it can no longer be paid; 'already_paid' when the customer just paid. */
+    async expireCheckout(input: { provider: string; sessionId: string }): Promise<'expired' | 'already_paid'> {
+      return vendorCall(() => payments(input.provider).expireCheckout(input.sessionId));
+    },
+
+    /** Refunds the order's payment in full, once per payment whatever happens (the provider looks before it refunds). */
+    async refundPayment(input: {
+      provider: string;
+      paymentIntentId: string;
+      amountCents: number;
+      idempotencyKey: string;
+      reason: string;
+    }): Promise<RefundResult> {
+      const { provider, ...req } = input;
+      return vendorCall(() => payments(provider).refund(req));
+    },
+  };
+}

@@ -1,0 +1,248 @@
+/**
+ * The sticker order routes (PRODUCT.md §4). Thin: validate, record the order and its access
+ * token, open the checkout, and hand the order to its workflow — as the running animation's
+ * child (an update on the animation workflow) or directly for a finished buddy. Status, cancel
+ * and address change go to the order's workflow; the workflow decides what is still allowed.
+ */
+import Router from '@koa/router';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AnimationRepository } from '../animations/repository.js';
+import { describeProduct, priceOf, productSchema, shippingSchema } from '../orders/product.js';
+import { orderKey, type OrderRecord, type OrderRepository } from '../orders/repository.js';
+import type { PaymentProvider } from '../payments/port.js';
+import type { BlobStore } from '../storage/port.js';
+import { ANIMATION_FAILED, animationWorkflowId, orderStickersUpdate } from '../workflows/animation/api.js';
+import {
+  cancelOrderUpdate,
+  changeShippingUpdate,
+  ORDER_LOCKED,
+  orderStatusQuery,
+  orderWorkflowId,
+  STICKER_ORDER_WORKFLOW_TYPE,
+  type OrderInput,
+  type OrderTiming,
+  type OrderView,
+} from '../workflows/sticker-order/api.js';
+import { queryStatus } from './animations.js';
+import { readJson } from './body.js';
+import { HttpError } from './errors.js';
+
+export interface OrderRoutesDeps {
+  temporal: Client;
+  taskQueue: string;
+  /** Task queue of print-file rendering (media work), when it differs from `taskQueue`. */
+  mediaTaskQueue?: string;
+  animations: AnimationRepository;
+  orders: OrderRepository;
+  blobs: BlobStore;
+  payments: PaymentProvider;
+  /** Which printer new orders go to. */
+  printerId: string;
+  publicUrl: string;
+  /** Timers of new orders (the payment deadline comes from ORDER_PAYMENT_MINUTES). */
+  timing?: Partial<OrderTiming>;
+}
+
+const ANIMATION_ID = /^an_[A-Za-z0-9_-]{22}$/;
+
+const orderRequestSchema = z.strictObject({
+  animationId: z.string().regex(ANIMATION_ID, 'must be an animation id (an_…)'),
+  product: productSchema,
+  shipping: shippingSchema,
+  email: z.email('must be an email address').max(254),
+});
+
+/** The first validation problem, by field path, as a clear 400. */
+function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+  throw new HttpError(400, 'invalid_request', problems.join('; '));
+}
+
+const bearer = (ctx: Context) => /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+
+/** The innermost application failure's type of an update that failed, e.g. ORDER_LOCKED. */
+function updateFailureType(err: unknown): string | undefined {
+  let e: unknown = err;
+  while (e instanceof Error && !(e instanceof ApplicationFailure) && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
+}
+
+export function orderRoutes(deps: OrderRoutesDeps): Router {
+  const router = new Router();
+  const printFileUrl = (key: string | undefined) => (key ? `${deps.publicUrl}/files/${key}` : undefined);
+
+  /** The order behind a valid access token; 404 otherwise (never says which part was wrong). */
+  const authorized = async (ctx: Context): Promise<OrderRecord> => {
+    const record = await deps.orders.getWithToken(ctx.params.id!, bearer(ctx));
+    if (!record) throw new HttpError(404, 'not_found', 'no order with that id and access token');
+    return record;
+  };
+  const handle = (record: OrderRecord) => deps.temporal.workflow.getHandle(orderWorkflowId(record.id));
+  const present = (record: OrderRecord, v: OrderView) => ({
+    id: record.id,
+    animationId: v.animationId,
+    status: v.status,
+    timeline: v.timeline,
+    product: v.product,
+    shipping: v.shipping,
+    amount: { totalCents: record.amountCents, currency: record.currency },
+    printFileUrl: printFileUrl(v.printFileKey),
+    tracking: v.tracking,
+    payment: v.payment,
+    refund: v.refund,
+    error: v.error,
+  });
+  const readView = async (record: OrderRecord): Promise<OrderView> => {
+    try {
+      return await handle(record).query(orderStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no order with that id and access token');
+      throw err;
+    }
+  };
+  /** Runs an update; the workflow's refusal after submission becomes 409. */
+  const update = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const type = updateFailureType(err);
+        const message = (err.cause as Error | undefined)?.message ?? err.message;
+        if (type === ORDER_LOCKED) throw new HttpError(409, 'order_locked', message);
+        if (type === 'InvalidAddress') throw new HttpError(400, 'invalid_request', message);
+      }
+      if (err instanceof WorkflowNotFoundError) throw new HttpError(409, 'order_locked', 'the order has ended');
+      throw err;
+    }
+  };
+
+  router.post('/api/orders', async (ctx) => {
+    const body = parseOr400(orderRequestSchema, await readJson(ctx));
+    const animation = await deps.animations.get(body.animationId);
+    if (!animation) throw new HttpError(404, 'not_found', 'no animation with that id');
+    let buddy = await queryStatus(deps.temporal, animation.id);
+    if (buddy.status === 'failed') throw new HttpError(409, 'animation_failed', 'this animation failed: stickers cannot be made of it');
+
+    const price = priceOf(body.product);
+    const { record, accessToken } = await deps.orders.create({
+      animationId: animation.id,
+      email: body.email,
+      printerId: deps.printerId,
+      paymentProvider: deps.payments.id,
+      amountCents: price.totalCents,
+      currency: price.currency,
+    });
+    try {
+      const checkout = await deps.payments.createCheckout({
+        orderId: record.id,
+        amountCents: price.totalCents,
+        currency: price.currency,
+        description: describeProduct(body.product),
+        email: body.email,
+        successUrl: `${deps.publicUrl}/orders/${record.id}`,
+        cancelUrl: `${deps.publicUrl}/animations/${animation.id}`,
+      });
+      await deps.orders.setCheckoutSession(record.id, checkout.sessionId);
+      const input: Omit<OrderInput, 'artKey'> = {
+        orderId: record.id,
+        animationId: animation.id,
+        product: body.product,
+        shipping: body.shipping,
+        email: body.email,
+        printerId: deps.printerId,
+        viewerUrl: `${deps.publicUrl}/a/${animation.viewerToken}`,
+        payment: { provider: deps.payments.id, sessionId: checkout.sessionId, amountCents: price.totalCents, currency: price.currency },
+        timing: deps.timing,
+        taskQueues: deps.mediaTaskQueue && deps.mediaTaskQueue !== deps.taskQueue ? { media: deps.mediaTaskQueue } : undefined,
+      };
+      if (buddy.status === 'running') {
+        try {
+          // The animation starts the order as its child and hands it the art when it is ready.
+          await deps.temporal.workflow
+            .getHandle(animationWorkflowId(animation.id))
+            .executeUpdate(orderStickersUpdate, { args: [input], updateId: record.id });
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError && updateFailureType(err) === ANIMATION_FAILED) {
+            throw new HttpError(409, 'animation_failed', 'this animation failed: stickers cannot be made of it');
+          }
+          // It finished between our look and the update: start the order on its own below.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          buddy = await queryStatus(deps.temporal, animation.id);
+          if (buddy.status === 'failed') throw new HttpError(409, 'animation_failed', 'this animation failed: stickers cannot be made of it');
+        }
+      }
+      if (buddy.status === 'succeeded') {
+        await deps.temporal.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, {
+          workflowId: orderWorkflowId(record.id),
+          taskQueue: deps.taskQueue,
+          args: [{ ...input, artKey: buddy.assets!.art ?? buddy.assets!.poster } satisfies OrderInput],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        });
+      }
+      ctx.status = 201;
+      ctx.set('Location', `/api/orders/${record.id}`);
+      ctx.body = {
+        id: record.id,
+        status: 'awaiting_payment',
+        accessToken,
+        checkoutUrl: checkout.url,
+        amount: { totalCents: price.totalCents, currency: price.currency, unitCents: price.unitCents, shippingCents: price.shippingCents },
+        links: { self: `/api/orders/${record.id}` },
+      };
+    } catch (err) {
+      // Nothing half-made stays behind: no order row, no open checkout. (An update whose answer
+      // was lost may have started the order: leave it, it cancels itself if never paid.)
+      if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) {
+        const session = (await deps.orders.get(record.id))?.checkoutSessionId;
+        if (session) await deps.payments.expireCheckout(session).catch(() => undefined);
+        await deps.orders.delete(record.id).catch(() => undefined);
+      }
+      throw err;
+    }
+  });
+
+  router.get('/api/orders/:id', async (ctx) => {
+    const record = await authorized(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = present(record, await readView(record));
+  });
+
+  router.post('/api/orders/:id/cancel', async (ctx) => {
+    const record = await authorized(ctx);
+    const body = ctx.get('content-length') && ctx.get('content-length') !== '0' ? await readJson(ctx) : {};
+    const { reason } = parseOr400(z.strictObject({ reason: z.string().trim().max(500).optional() }), body);
+    const view = await update(() => handle(record).executeUpdate(cancelOrderUpdate, { args: [{ reason }] }));
+    ctx.body = present(record, view);
+  });
+
+  router.patch('/api/orders/:id/shipping', async (ctx) => {
+    const record = await authorized(ctx);
+    const shipping = parseOr400(shippingSchema, await readJson(ctx));
+    const view = await update(() => handle(record).executeUpdate(changeShippingUpdate, { args: [shipping] }));
+    ctx.body = present(record, view);
+  });
+
+  /** Print files, for the printer to download; the unguessable order id in the path is the capability. */
+  router.get('/files/orders/:id/print.pdf', async (ctx) => {
+    const record = await deps.orders.get(ctx.params.id!);
+    const key = record && orderKey(record.id, 'print.pdf');
+    const info = key && (await deps.blobs.stat(key));
+    if (!key || !info) throw new HttpError(404, 'not_found', 'no such file');
+    ctx.set('Cache-Control', 'private, no-store');
+    ctx.type = 'application/pdf';
+    ctx.length = info.bytes;
+    ctx.body = await deps.blobs.get(key);
+  });
+
+  return router;
+}

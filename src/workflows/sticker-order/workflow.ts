@@ -1,0 +1,418 @@
+/**
+ * StickerOrderWorkflow: a paid order of buddy stickers, from checkout to the customer's door.
+ *
+ * awaiting_payment (cancels itself at the deadline) → paid (waits for the buddy's art when the
+ * animation is still running) → rendering (print file + preflight) → submitted (idempotent, our
+ * order id is the printer's external id) → in_production → shipped → delivered, over days of
+ * printer webhooks, with a status poll when they go missing and an alert when the order stalls.
+ * Printing failed, cancelled by the printer, never shipped, the animation failed: refund once and
+ * (for failures) alert the operator. Cancel and address change are updates, accepted until the
+ * order goes to the printer.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
+import { msToNumber as ms } from '@temporalio/common/lib/time.js';
+import type { Activities } from '../../activities/index.js';
+import type { PaymentReceived } from '../../payments/port.js';
+import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port.js';
+import { describeFailure, failureType } from '../shared/paid-work.js';
+import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
+import {
+  animationFailedSignal,
+  artReadySignal,
+  cancelOrderUpdate,
+  changeShippingUpdate,
+  DEFAULT_ORDER_TIMING,
+  ORDER_LOCKED,
+  orderStatusQuery,
+  paymentReceivedSignal,
+  printerEventSignal,
+  type OrderInput,
+  type OrderRefund,
+  type OrderStatus,
+  type OrderView,
+  type TimelineEntry,
+} from './api.js';
+
+/** Rendering and checking the print file: CPU work of seconds; a bad file is final. */
+const PRINT_FILE: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
+};
+
+/** Submitting is idempotent at the printer, so an outage is waited out for a day before giving up. */
+const SUBMIT: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+};
+
+/** A status poll that cannot reach the printer is skipped; the next poll tries again. */
+const POLL: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** Housekeeping at the vendors (close a checkout, cancel at the printer): keep trying for a day. */
+const HOUSEKEEPING: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+};
+
+/** First try at a refund: short, so the operator hears of trouble quickly; then a week of tries. */
+const REFUND_NOW: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+const REFUND_PERSISTENTLY: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 minute', backoffCoefficient: 2, maximumInterval: '1 hour' },
+};
+
+const ALERT: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};
+
+/** How far the printer has got; events never move an order back down this ladder. */
+const STAGE_RANK = { submitted: 0, accepted: 1, in_production: 2, shipped: 3, delivered: 4 } as const;
+type Stage = keyof typeof STAGE_RANK;
+
+/** A late payment that was announced (the checkout says paid) but whose webhook has not come yet. */
+const LATE_PAYMENT_WAIT: Duration = '1 hour';
+
+export const ORDER_FAILED = 'OrderFailed';
+
+/** Ends the order before it reaches the printer: the outcome and the reason the customer sees. */
+class OrderEnded extends Error {
+  constructor(
+    readonly outcome: 'failed' | 'cancelled',
+    readonly reason: string,
+    readonly alert: boolean,
+  ) {
+    super(reason);
+  }
+}
+
+export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView> {
+  const timing = { ...DEFAULT_ORDER_TIMING, ...input.timing };
+  const printFile = proxyActivities<Activities>({ ...PRINT_FILE, taskQueue: input.taskQueues?.media });
+  const submit = proxyActivities<Activities>(SUBMIT);
+  const poll = proxyActivities<Activities>(POLL);
+  const housekeeping = proxyActivities<Activities>(HOUSEKEEPING);
+  const refundNow = proxyActivities<Activities>(REFUND_NOW).refundPayment;
+  const refundPersistently = proxyActivities<Activities>(REFUND_PERSISTENTLY).refundPayment;
+  const { alertOperator } = proxyActivities<Activities>(ALERT);
+  const { orderId } = input;
+
+  let status: OrderStatus = 'awaiting_payment';
+  let stage = 'submitted' as Stage;
+  const timeline: TimelineEntry[] = [];
+  let shipping = input.shipping;
+  let artKey = input.artKey;
+  let animationFailure: string | undefined;
+  let payment: PaymentReceived | undefined;
+  let refund: OrderRefund | undefined;
+  let error: string | undefined;
+  let printFileKey: string | undefined;
+  let placed: PrintOrderSnapshot | undefined;
+  let tracking: OrderView['tracking'];
+  /** Set once the order goes to the printer: from then on no cancel, no address change. */
+  let locked = false;
+  let cancelReason: string | undefined;
+  const seenEvents = new Set<string>();
+  const inbox: PrinterEvent[] = [];
+  const beforePrinter = new CancellationScope();
+
+  const record = (to: OrderStatus, note?: string) => {
+    status = to;
+    timeline.push({ at: workflowNowIso(), status: to, note });
+  };
+  const view = (): OrderView => ({
+    orderId,
+    animationId: input.animationId,
+    status,
+    timeline,
+    product: input.product,
+    shipping,
+    printFileKey,
+    printerId: input.printerId,
+    vendorOrderId: placed?.vendorOrderId,
+    tracking,
+    payment: payment && {
+      paymentIntentId: payment.paymentIntentId,
+      amountCents: payment.amountCents,
+      currency: payment.currency,
+      paidAt: payment.paidAt,
+    },
+    refund,
+    error,
+  });
+  const isOver = () => status === 'failed' || status === 'cancelled' || status === 'delivered';
+  const refuseWhenLocked = () => {
+    if (locked || isOver()) {
+      throw ApplicationFailure.create({
+        type: ORDER_LOCKED,
+        message: isOver() ? `the order is already ${status}` : 'the order is already at the printer',
+        nonRetryable: true,
+      });
+    }
+  };
+
+  record('awaiting_payment', 'order placed');
+  setHandler(orderStatusQuery, view);
+  setHandler(paymentReceivedSignal, (p) => {
+    if (payment) {
+      if (p.paymentIntentId !== payment.paymentIntentId) log.warn('a second payment for one order', { orderId, paymentIntentId: p.paymentIntentId });
+      return;
+    }
+    payment = p;
+  });
+  setHandler(printerEventSignal, (e) => {
+    if (e.orderId !== orderId || seenEvents.has(e.eventId)) return;
+    seenEvents.add(e.eventId);
+    inbox.push(e);
+  });
+  setHandler(artReadySignal, ({ artKey: key }) => {
+    artKey ??= key;
+  });
+  setHandler(animationFailedSignal, ({ reason }) => {
+    animationFailure ??= reason;
+  });
+  setHandler(
+    cancelOrderUpdate,
+    async ({ reason }) => {
+      cancelReason ??= reason?.trim() || 'cancelled by the customer';
+      beforePrinter.cancel();
+      await condition(() => status === 'cancelled' || locked);
+      return view();
+    },
+    { validator: (_req) => refuseWhenLocked() },
+  );
+  setHandler(
+    changeShippingUpdate,
+    (address) => {
+      shipping = address;
+      timeline.push({ at: workflowNowIso(), status, note: 'shipping address changed' });
+      return view();
+    },
+    {
+      validator: (address) => {
+        refuseWhenLocked();
+        for (const field of ['name', 'line1', 'city', 'postalCode', 'country'] as const) {
+          if (typeof address?.[field] !== 'string' || !address[field].trim()) {
+            throw ApplicationFailure.nonRetryable(`shipping.${field} is required`, 'InvalidAddress');
+          }
+        }
+      },
+    },
+  );
+
+  /** Refunds the payment once (stable key), trying for a week; the operator hears if it lags. */
+  const refundPayment = async (why: string): Promise<void> => {
+    if (!payment) {
+      refund = { status: 'not_needed' };
+      return;
+    }
+    const req = {
+      provider: input.payment.provider,
+      paymentIntentId: payment.paymentIntentId,
+      amountCents: payment.amountCents,
+      idempotencyKey: `refund:order:${orderId}`,
+      reason: why,
+    };
+    try {
+      const r = await refundNow(req);
+      refund = { status: 'refunded', refundId: r.refundId, amountCents: r.amountCents };
+      return;
+    } catch (err) {
+      refund = { status: 'pending', error: describeFailure(err) };
+    }
+    await alert('refund', `refund not done yet: ${refund.error}`);
+    try {
+      const r = await refundPersistently(req);
+      refund = { status: 'refunded', refundId: r.refundId, amountCents: r.amountCents };
+    } catch (err) {
+      refund = { status: 'failed', error: describeFailure(err) };
+      await alert('refund', `REFUND FAILED, refund by hand: ${refund.error}`);
+    }
+  };
+
+  const describeRefund = () =>
+    refund?.status === 'refunded'
+      ? `refunded ${(refund.amountCents / 100).toFixed(2)} ${input.payment.currency.toUpperCase()}`
+      : refund?.status === 'not_needed'
+        ? 'nothing was paid, so nothing to refund'
+        : `refund ${refund?.status ?? 'not started'}`;
+
+  const alert = async (failedStep: string, message: string) => {
+    try {
+      await alertOperator({ title: `Sticker order ${orderId}: ${failedStep}`, failedStep, error: message, refund: describeRefund() });
+    } catch (err) {
+      log.error('operator alert could not be delivered', { error: describeFailure(err) });
+    }
+  };
+
+  /** The order ends badly: close the checkout, refund what was paid, tell the operator when it is our problem. */
+  const finish = async (ending: OrderEnded): Promise<OrderView> => {
+    error = ending.reason;
+    record(ending.outcome, ending.reason);
+    await CancellationScope.nonCancellable(async () => {
+      if (!payment && !locked) {
+        try {
+          const checkout = await housekeeping.expireCheckout({ provider: input.payment.provider, sessionId: input.payment.sessionId });
+          // The customer paid as the order ended: its webhook is on the way; refund it when it lands.
+          if (checkout === 'already_paid') await condition(() => payment !== undefined, LATE_PAYMENT_WAIT);
+        } catch (err) {
+          await alert('close checkout', `the checkout could not be closed: ${describeFailure(err)}`);
+        }
+      }
+      await refundPayment(`order ${ending.outcome}: ${ending.reason}`);
+      if (ending.alert) await alert(ending.outcome === 'failed' ? `order failed while ${lastActive}` : 'order cancelled', ending.reason);
+      // A payment that raced the refund decision is refunded too: nobody pays for nothing.
+      if (payment && refund?.status === 'not_needed') await refundPayment(`order ${ending.outcome}: ${ending.reason}`);
+    });
+    if (ending.outcome === 'failed') {
+      throw ApplicationFailure.create({ type: ORDER_FAILED, message: ending.reason, nonRetryable: true, details: [view()] });
+    }
+    return view();
+  };
+  let lastActive: OrderStatus = status;
+
+  // 1. Payment, art and print file: all cancellable by the customer.
+  try {
+    await beforePrinter.run(async () => {
+      await condition(() => payment !== undefined || animationFailure !== undefined, timing.paymentDeadline);
+      if (!payment) {
+        if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
+        throw new OrderEnded('cancelled', 'not paid before the payment deadline', false);
+      }
+      record('paid', `paid ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}`);
+      if (!artKey) {
+        await condition(() => artKey !== undefined || animationFailure !== undefined, timing.artDeadline);
+        if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
+        if (!artKey) throw new OrderEnded('failed', 'the buddy was not ready in time to print', true);
+      }
+      record('rendering');
+      lastActive = 'rendering';
+      const spec = { orderId, artKey, product: input.product, viewerUrl: input.viewerUrl };
+      try {
+        ({ printFileKey } = await printFile.renderPrintFile(spec));
+        await printFile.preflightPrintFile({ ...spec, printFileKey });
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        throw new OrderEnded('failed', `the print file could not be made: ${describeFailure(err)}`, true);
+      }
+    });
+  } catch (err) {
+    if (err instanceof OrderEnded) return finish(err);
+    if (isCancellation(err) && cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
+    throw err;
+  }
+  if (cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
+
+  // 2. To the printer. From here on the order can only be cancelled by the printer.
+  locked = true;
+  lastActive = 'submitted';
+  try {
+    placed = await submit.submitPrintOrder({
+      printerId: input.printerId,
+      orderId,
+      printFileKey: printFileKey!,
+      product: input.product,
+      shipping,
+      email: input.email,
+    });
+  } catch (err) {
+    const refused = failureType(err) === 'PrintRejected';
+    return finish(new OrderEnded('failed', `${refused ? 'the printer refused the order' : 'the printer could not be reached'}: ${describeFailure(err)}`, true));
+  }
+  record('submitted', `submitted to ${input.printerId} as ${placed.vendorOrderId}`);
+
+  // 3. Days of waiting for the printer, polling when webhooks go missing.
+  const submittedAt = workflowNowMs();
+  let lastProgressAt = submittedAt;
+  let shippedAt: number | undefined;
+  let stallAlertedAt: Stage | undefined;
+  let printerOutcome = undefined as Pick<PrinterEvent, 'type' | 'reason'> | undefined;
+
+  const apply = (e: Pick<PrinterEvent, 'type' | 'tracking' | 'reason'>, via: string) => {
+    if (e.type === 'failed' || e.type === 'cancelled') {
+      if (STAGE_RANK[stage] >= STAGE_RANK.shipped) {
+        timeline.push({ at: workflowNowIso(), status, note: `ignored a late "${e.type}" from the printer (${via}): the order has shipped` });
+      } else {
+        printerOutcome ??= e;
+      }
+      return;
+    }
+    if (STAGE_RANK[e.type] <= STAGE_RANK[stage]) return; // a duplicate or a late arrival: never backwards
+    stage = e.type;
+    lastProgressAt = workflowNowMs();
+    if (e.tracking) tracking = e.tracking;
+    if (e.type === 'shipped' || e.type === 'delivered') shippedAt ??= lastProgressAt;
+    const note = e.type === 'accepted' ? `accepted by the printer (${via})` : via;
+    record(e.type === 'accepted' ? 'submitted' : e.type, note);
+    lastActive = status;
+  };
+  const snapshotEvent = (p: PrintOrderSnapshot) => (p.type ? { type: p.type, tracking: p.tracking, reason: p.reason } : undefined);
+  const onSubmission = snapshotEvent(placed);
+  if (onSubmission) apply(onSubmission, 'on submission');
+
+  while (stage !== 'delivered' && !printerOutcome) {
+    const now = workflowNowMs();
+    const deadline = shippedAt !== undefined ? shippedAt + ms(timing.deliveryWait) : submittedAt + ms(timing.shipDeadline);
+    // Stalls are the printer's; once shipped, the carrier has until the delivery wait.
+    const stallAt = stallAlertedAt === stage || shippedAt !== undefined ? Infinity : lastProgressAt + ms(timing.stallAfter);
+    const wait = Math.max(1, Math.min(ms(timing.statusPollInterval), deadline - now, stallAt - now));
+    if (await condition(() => inbox.length > 0, wait)) {
+      for (const e of inbox.splice(0)) apply(e, 'webhook');
+      continue;
+    }
+    const at = workflowNowMs();
+    if (at >= deadline) {
+      if (shippedAt !== undefined) {
+        timeline.push({ at: workflowNowIso(), status, note: 'no delivery confirmation from the carrier; stopped waiting' });
+        return view();
+      }
+      // Never shipped: stop the printer if it still can, give the money back, tell the operator.
+      await CancellationScope.nonCancellable(() => housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId })).catch(
+        (err: unknown) => log.warn('the printer could not cancel the order', { error: describeFailure(err) }),
+      );
+      return finish(new OrderEnded('failed', `not shipped within ${timing.shipDeadline} of submission`, true));
+    }
+    if (at >= stallAt) {
+      stallAlertedAt = stage;
+      await alert(`stalled at ${stage}`, `no progress at the printer since ${isoAt(lastProgressAt)}`);
+    }
+    try {
+      const snapshot = await poll.fetchPrinterStatus({ printerId: input.printerId, orderId });
+      const polled = snapshot && snapshotEvent(snapshot);
+      if (polled) apply(polled, 'status poll');
+    } catch (err) {
+      log.warn('printer status poll failed; the next one will try again', { error: describeFailure(err) });
+    }
+  }
+
+  if (printerOutcome) {
+    const what = printerOutcome.type === 'failed' ? 'the printer could not print the order' : 'the printer cancelled the order';
+    return finish(
+      new OrderEnded(printerOutcome.type === 'failed' ? 'failed' : 'cancelled', `${what}${printerOutcome.reason ? `: ${printerOutcome.reason}` : ''}`, true),
+    );
+  }
+  return view();
+}

@@ -1,0 +1,475 @@
+/**
+ * StickerOrderWorkflow on the Java time-skipping server: days of printer waiting pass in
+ * seconds. The printer and the payment provider are in-memory stand-ins behind the real
+ * activity names (their adapters are tested against their fakes elsewhere); what is under test
+ * here is the workflow's orchestration: signals, updates, timers, polls, refunds and alerts.
+ */
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAlertActivities } from '../../src/activities/alerts.js';
+import type { Activities } from '../../src/activities/index.js';
+import type { PaymentReceived } from '../../src/payments/port.js';
+import type { PrinterEvent, PrinterEventType, PrintOrderSnapshot } from '../../src/print-adapters/port.js';
+import {
+  cancelOrderUpdate,
+  changeShippingUpdate,
+  orderStatusQuery,
+  orderWorkflowId,
+  paymentReceivedSignal,
+  printerEventSignal,
+  STICKER_ORDER_WORKFLOW_TYPE,
+  type OrderInput,
+  type OrderView,
+} from '../../src/workflows/sticker-order/api.js';
+import { RecordingAlertChannel } from '../support/recording-alerts.js';
+import { bundle, timeSkippingEnv } from '../support/temporal.js';
+
+const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/workflows/index.ts');
+
+let env: TestWorkflowEnvironment;
+let alerts: RecordingAlertChannel;
+let calls: string[];
+let printer: FakePrinter;
+let payments: FakePayments;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+beforeEach(() => {
+  alerts = new RecordingAlertChannel();
+  calls = [];
+  printer = new FakePrinter();
+  payments = new FakePayments();
+});
+
+/** The printer as the workflow's activities see it: orders by our id, their stage, a cancel switch. */
+class FakePrinter {
+  readonly orders = new Map<string, { submissions: number; shipping: OrderInput['shipping']; type?: PrinterEventType; tracking?: PrinterEvent['tracking'] }>();
+  cancellable = true;
+  snapshot(orderId: string): PrintOrderSnapshot | null {
+    const o = this.orders.get(orderId);
+    return o ? { orderId, vendorOrderId: `pv_${orderId}`, type: o.type, tracking: o.tracking } : null;
+  }
+  set(orderId: string, type: PrinterEventType, tracking?: PrinterEvent['tracking']) {
+    const o = this.orders.get(orderId)!;
+    o.type = type;
+    o.tracking = tracking ?? o.tracking;
+  }
+}
+
+/** Refunds by payment: the same payment is never refunded twice, whatever the key. */
+class FakePayments {
+  readonly refunds = new Map<string, { key: string; amountCents: number }>();
+  readonly refundCalls: string[] = [];
+  expireAnswer: 'expired' | 'already_paid' = 'expired';
+  expired: string[] = [];
+}
+
+function orderActivities(overrides: Partial<Activities> = {}): Partial<Activities> {
+  const rec = <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) => async (...a: A) => {
+    calls.push(name);
+    return fn(...a);
+  };
+  return {
+    ...createAlertActivities({ channels: [alerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
+    renderPrintFile: rec('renderPrintFile', async (i) => ({ printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 })),
+    preflightPrintFile: rec('preflightPrintFile', async () => ({ checks: ['pageSize', 'dpi', 'contour', 'qr'] })),
+    submitPrintOrder: rec('submitPrintOrder', async (i) => {
+      const existing = printer.orders.get(i.orderId);
+      if (existing) existing.submissions++;
+      else printer.orders.set(i.orderId, { submissions: 1, shipping: i.shipping });
+      return printer.snapshot(i.orderId)!;
+    }),
+    fetchPrinterStatus: rec('fetchPrinterStatus', async (i) => printer.snapshot(i.orderId)),
+    cancelPrintOrder: rec('cancelPrintOrder', async (i) => {
+      if (!printer.cancellable) return false;
+      printer.set(i.orderId, 'cancelled');
+      return true;
+    }),
+    expireCheckout: rec('expireCheckout', async (i) => {
+      payments.expired.push(i.sessionId);
+      return payments.expireAnswer;
+    }),
+    refundPayment: rec('refundPayment', async (i) => {
+      payments.refundCalls.push(i.idempotencyKey);
+      const existing = payments.refunds.get(i.paymentIntentId) ?? { key: i.idempotencyKey, amountCents: i.amountCents };
+      payments.refunds.set(i.paymentIntentId, existing);
+      return { refundId: `re_${i.paymentIntentId}`, status: 'succeeded' as const, amountCents: existing.amountCents };
+    }),
+    ...overrides,
+  };
+}
+
+const shipping = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
+
+function orderInput(orderId: string, extra: Partial<OrderInput> = {}): OrderInput {
+  return {
+    orderId,
+    animationId: 'an_test',
+    product: { shape: 'die-cut', sizeInches: 3, quantity: 10 },
+    shipping,
+    email: 'ada@example.com',
+    printerId: 'sim',
+    viewerUrl: 'http://localhost:3000/a/v_token',
+    payment: { provider: 'local', sessionId: `cs_${orderId}`, amountCents: 4099, currency: 'usd' },
+    artKey: 'animations/an_test/cutout.png',
+    ...extra,
+  };
+}
+
+const paid = (orderId: string, eventId = `evt_${orderId}`): PaymentReceived => ({
+  eventId,
+  orderId,
+  sessionId: `cs_${orderId}`,
+  paymentIntentId: `pi_${orderId}`,
+  amountCents: 4099,
+  currency: 'usd',
+  paidAt: '2026-11-21T10:00:00.000Z',
+});
+
+let eventSeq = 0;
+const printerEvent = (orderId: string, type: PrinterEventType, extra: Partial<PrinterEvent> = {}): PrinterEvent => ({
+  eventId: `pe_${++eventSeq}`,
+  orderId,
+  type,
+  at: '2026-11-21T10:00:00.000Z',
+  ...extra,
+});
+
+type Outcome = { ok: true; view: OrderView } | { ok: false; error: WorkflowFailedError };
+
+/** Runs one order on a fresh worker; `drive` plays the customer and the printer while it runs. */
+async function runOrder(
+  drive: (h: WorkflowHandle, orderId: string) => Promise<void>,
+  opts: { input?: Partial<OrderInput>; activities?: Partial<Activities> } = {},
+) {
+  const taskQueue = `order-${randomUUID()}`;
+  const orderId = `or_${randomUUID().replaceAll('-', '').slice(0, 22)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundle(workflowsPath),
+    activities: orderActivities(opts.activities),
+  });
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, {
+      taskQueue,
+      workflowId: orderWorkflowId(orderId),
+      args: [orderInput(orderId, opts.input)],
+    });
+    await drive(handle, orderId);
+    const outcome: Outcome = await handle.result().then(
+      (view: OrderView) => ({ ok: true as const, view }),
+      (error: unknown) => ({ ok: false as const, error: error as WorkflowFailedError }),
+    );
+    const view = await handle.query(orderStatusQuery);
+    return { outcome, view, orderId, handle };
+  });
+}
+
+/** Waits (in skipped time) until the workflow reports `status`. */
+async function until(h: WorkflowHandle, status: OrderView['status'], step = '1 minute', tries = 200): Promise<OrderView> {
+  for (let i = 0; i < tries; i++) {
+    const v = await h.query(orderStatusQuery);
+    if (v.status === status) return v;
+    await env.sleep(step);
+  }
+  throw new Error(`order never reached ${status}`);
+}
+
+const statuses = (v: OrderView) => v.timeline.map((t) => t.status);
+const tracking = { carrier: 'SIM Post', number: 'SIM123456', url: 'https://track.example/SIM123456' };
+
+describe('StickerOrderWorkflow', () => {
+  it('runs the happy path over simulated days: paid, rendered, submitted, printed, shipped, delivered', async () => {
+    const { outcome, view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await env.sleep('1 day');
+      await h.signal(printerEventSignal, printerEvent(id, 'accepted'));
+      await env.sleep('1 day');
+      await h.signal(printerEventSignal, printerEvent(id, 'in_production'));
+      await env.sleep('2 days');
+      await h.signal(printerEventSignal, printerEvent(id, 'shipped', { tracking }));
+      await env.sleep('3 days');
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view.status).toBe('delivered');
+    expect(statuses(view)).toEqual(['awaiting_payment', 'paid', 'rendering', 'submitted', 'submitted', 'in_production', 'shipped', 'delivered']);
+    expect(view.timeline[4]!.note).toContain('accepted by the printer');
+    expect(view).toMatchObject({ tracking, printFileKey: `orders/${orderId}/print.pdf`, vendorOrderId: `pv_${orderId}` });
+    expect(view.payment).toMatchObject({ paymentIntentId: `pi_${orderId}`, amountCents: 4099 });
+    expect(view.refund).toBeUndefined();
+    // The days between webhooks are days of simulated time, on the timeline's clock too.
+    const days = (Date.parse(view.timeline.at(-1)!.at) - Date.parse(view.timeline[3]!.at)) / 86_400_000;
+    expect(days).toBeGreaterThanOrEqual(7);
+    expect(calls.filter((c) => c === 'submitPrintOrder')).toHaveLength(1);
+    expect(calls.indexOf('preflightPrintFile')).toBeGreaterThan(calls.indexOf('renderPrintFile'));
+    expect(alerts.sent).toHaveLength(0);
+    expect(payments.refundCalls).toHaveLength(0);
+  });
+
+  it('refunds exactly once when the printer reports a failure, even when the webhook is repeated', async () => {
+    const { outcome, view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await h.signal(paymentReceivedSignal, paid(id)); // a duplicate payment webhook changes nothing
+      await until(h, 'submitted');
+      await h.signal(printerEventSignal, printerEvent(id, 'accepted'));
+      const failure = printerEvent(id, 'failed', { reason: 'print head jammed' });
+      await h.signal(printerEventSignal, failure);
+      await h.signal(printerEventSignal, failure);
+      await h.signal(printerEventSignal, printerEvent(id, 'failed', { reason: 'print head jammed (again)' }));
+    });
+    expect(outcome.ok).toBe(false);
+    expect(String((outcome as { error: WorkflowFailedError }).error.cause?.message)).toContain('print head jammed');
+    expect(view.status).toBe('failed');
+    expect(view.refund).toEqual({ status: 'refunded', refundId: `re_pi_${orderId}`, amountCents: 4099 });
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}`]);
+    expect(alerts.sent).toHaveLength(1);
+    expect(alerts.sent[0]!.error).toContain('print head jammed');
+    expect(alerts.sent[0]!.refund).toContain('refunded 40.99 USD');
+  });
+
+  it('a printer cancellation refunds and ends the order cancelled', async () => {
+    const { outcome, view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await h.signal(printerEventSignal, printerEvent(id, 'cancelled', { reason: 'out of vinyl' }));
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view).toMatchObject({ status: 'cancelled', refund: { status: 'refunded' } });
+    expect(view.error).toContain('out of vinyl');
+    expect(payments.refundCalls).toHaveLength(1);
+  });
+
+  it('finds the shipment by polling when no webhook comes for 10 days', async () => {
+    const { outcome, view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await env.sleep('3 days');
+      printer.set(id, 'shipped', tracking); // the printer shipped; its webhook was lost
+      await env.sleep('7 days');
+      const seen = await h.query(orderStatusQuery);
+      expect(seen.status).toBe('shipped');
+      expect(seen.tracking).toEqual(tracking);
+      expect(seen.timeline.at(-1)!.note).toBe('status poll');
+      printer.set(id, 'delivered');
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view.status).toBe('delivered');
+    expect(calls.filter((c) => c === 'fetchPrinterStatus').length).toBeGreaterThanOrEqual(12); // every 6 hours
+    expect(payments.refundCalls).toHaveLength(0);
+  });
+
+  it('refunds and alerts when the order never ships, after alerting that it stalled', async () => {
+    const { outcome, view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await h.signal(printerEventSignal, printerEvent(id, 'accepted'));
+      printer.set(id, 'accepted');
+      await env.sleep('15 days');
+    });
+    expect(outcome.ok).toBe(false);
+    expect(view.status).toBe('failed');
+    expect(view.error).toBe('not shipped within 14 days of submission');
+    expect(calls).toContain('cancelPrintOrder');
+    expect(printer.orders.get(orderId)!.type).toBe('cancelled');
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}`]);
+    expect(alerts.sent.map((a) => a.failedStep)).toEqual(['stalled at accepted', 'order failed while submitted']);
+  });
+
+  it('cancels before payment: closes the checkout, nothing to refund', async () => {
+    const { outcome, view, orderId } = await runOrder(async (h) => {
+      const v = await h.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'changed my mind' }] });
+      expect(v.status).toBe('cancelled');
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view).toMatchObject({ status: 'cancelled', error: 'changed my mind', refund: { status: 'not_needed' } });
+    expect(payments.expired).toEqual([`cs_${orderId}`]);
+    expect(calls).not.toContain('renderPrintFile');
+    expect(alerts.sent).toHaveLength(0);
+  });
+
+  it('cancels after payment but before submission: refunds once, never reaches the printer', async () => {
+    const { outcome, view, orderId } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await until(h, 'paid', '1 second');
+        await h.executeUpdate(cancelOrderUpdate, { args: [{}] });
+      },
+      { input: { artKey: undefined } }, // waits for the art, so the cancel lands while paid
+    );
+    expect(outcome.ok).toBe(true);
+    expect(view).toMatchObject({ status: 'cancelled', error: 'cancelled by the customer', refund: { status: 'refunded' } });
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}`]);
+    expect(printer.orders.size).toBe(0);
+  });
+
+  it('refuses cancel and address change once the order is at the printer', async () => {
+    const { view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      for (const attempt of [
+        () => h.executeUpdate(cancelOrderUpdate, { args: [{}] }),
+        () => h.executeUpdate(changeShippingUpdate, { args: [{ ...shipping, city: 'Paris' }] }),
+      ]) {
+        const err = await attempt().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+        expect((err as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'OrderLocked' });
+      }
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(view.status).toBe('delivered');
+    expect(view.shipping.city).toBe('London');
+  });
+
+  it('changes the address before submission, and the printer gets the new one', async () => {
+    const { view, orderId } = await runOrder(
+      async (h, id) => {
+        const changed = await h.executeUpdate(changeShippingUpdate, { args: [{ ...shipping, line1: '1 New Road' }] });
+        expect(changed.shipping.line1).toBe('1 New Road');
+        const bad = await h.executeUpdate(changeShippingUpdate, { args: [{ ...shipping, city: ' ' }] }).catch((e: unknown) => e);
+        expect((bad as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidAddress' });
+        await h.signal(paymentReceivedSignal, paid(id));
+        await until(h, 'submitted');
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+    );
+    expect(view.status).toBe('delivered');
+    expect(printer.orders.get(orderId)!.shipping.line1).toBe('1 New Road');
+    expect(view.timeline.some((t) => t.note === 'shipping address changed')).toBe(true);
+  });
+
+  it('never moves backwards on duplicated and shuffled webhooks', async () => {
+    const { view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      const shipped = printerEvent(id, 'shipped', { tracking });
+      for (const e of [printerEvent(id, 'in_production'), shipped, printerEvent(id, 'accepted'), shipped, printerEvent(id, 'in_production')]) {
+        await h.signal(printerEventSignal, e);
+      }
+      const mid = await h.query(orderStatusQuery);
+      expect(mid.status).toBe('shipped');
+      // a late failure after shipping is noted, not acted on
+      await h.signal(printerEventSignal, printerEvent(id, 'failed', { reason: 'late noise' }));
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      await h.signal(printerEventSignal, printerEvent(id, 'shipped'));
+    });
+    expect(view.status).toBe('delivered');
+    expect(statuses(view).slice(3)).toEqual(['submitted', 'in_production', 'shipped', 'shipped', 'delivered']);
+    expect(view.timeline.find((t) => t.note?.includes('late "failed"'))).toBeDefined();
+    expect(view.tracking).toEqual(tracking);
+    expect(payments.refundCalls).toHaveLength(0);
+  });
+
+  it('cancels itself when unpaid at the deadline', async () => {
+    const { outcome, view, orderId } = await runOrder(async () => {
+      await env.sleep('25 hours');
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view).toMatchObject({ status: 'cancelled', error: 'not paid before the payment deadline', refund: { status: 'not_needed' } });
+    expect(payments.expired).toEqual([`cs_${orderId}`]);
+  });
+
+  it('refunds a payment that raced the deadline (the checkout says already paid)', async () => {
+    payments.expireAnswer = 'already_paid';
+    const { view, orderId } = await runOrder(async (h, id) => {
+      await env.sleep('24 hours');
+      await until(h, 'cancelled', '1 second');
+      await h.signal(paymentReceivedSignal, paid(id)); // its webhook arrives a moment later
+    });
+    expect(view).toMatchObject({ status: 'cancelled', refund: { status: 'refunded' } });
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}`]);
+  });
+
+  it('fails with a refund and an alert when the print file fails preflight', async () => {
+    const { outcome, view } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+      },
+      {
+        activities: {
+          preflightPrintFile: async () => {
+            throw ApplicationFailure.create({ type: 'PreflightFailed', message: 'QR code unreadable at 150 dpi', nonRetryable: true });
+          },
+        },
+      },
+    );
+    expect(outcome.ok).toBe(false);
+    expect(view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
+    expect(view.error).toContain('QR code unreadable at 150 dpi');
+    expect(printer.orders.size).toBe(0);
+    expect(alerts.sent).toHaveLength(1);
+  });
+
+  it('retries a printer outage and submits once; a refusal fails with a refund', async () => {
+    let attempts = 0;
+    const flaky = orderActivities().submitPrintOrder!;
+    const { view } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await until(h, 'submitted', '10 seconds');
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+      {
+        activities: {
+          submitPrintOrder: async (i) => {
+            if (++attempts < 3) throw new Error('printer API answered 503');
+            return flaky(i);
+          },
+        },
+      },
+    );
+    expect(view.status).toBe('delivered');
+    expect(attempts).toBe(3);
+
+    const refused = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+      },
+      {
+        activities: {
+          submitPrintOrder: async () => {
+            throw ApplicationFailure.nonRetryable('country not served', 'PrintRejected');
+          },
+        },
+      },
+    );
+    expect(refused.view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
+    expect(refused.view.error).toContain('the printer refused the order');
+  });
+
+  it('keeps the refund pending and alerts when the payment provider is down, then refunds', async () => {
+    let refundAttempts = 0;
+    const real = orderActivities().refundPayment!;
+    const { view } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await until(h, 'submitted');
+        await h.signal(printerEventSignal, printerEvent(id, 'failed', { reason: 'misprint' }));
+        await env.sleep('2 hours');
+      },
+      {
+        activities: {
+          refundPayment: async (i) => {
+            if (++refundAttempts < 20) throw new Error('payment provider unreachable');
+            return real(i);
+          },
+        },
+      },
+    );
+    expect(view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
+    expect(alerts.sent.map((a) => a.failedStep)).toEqual(['refund', 'order failed while submitted']);
+    expect(payments.refundCalls).toHaveLength(1);
+  });
+});
