@@ -55,16 +55,22 @@ export interface RefundResult {
 
 export interface PaymentProvider {
   readonly id: 'local' | 'stripe';
-  /** Opens (or returns the existing) checkout session of the order. */
+  /**
+   * Opens (or returns the existing) checkout session of the order: safe to retry. Asking again
+   * for the order with another amount or currency is PaymentRejected.
+   */
   createCheckout(req: CheckoutRequest): Promise<CheckoutSession>;
   /**
    * Closes an unpaid session so it can no longer be paid (the order was cancelled or its payment
    * deadline passed). 'already_paid' means the customer paid in the meantime: refund it.
+   * Safe to retry: a session already expired answers 'expired'; an unknown one is PaymentRejected.
    */
   expireCheckout(sessionId: string): Promise<'expired' | 'already_paid'>;
   /**
    * Refunds a payment in full. Looks for an existing refund of the payment first (Stripe forgets
-   * idempotency keys after 24 hours), so a retry days later still refunds once.
+   * idempotency keys after 24 hours), so a retry days later still refunds once, and concurrent
+   * calls refund once. An unknown or unpaid payment, or an amount other than the whole payment,
+   * is PaymentRejected.
    */
   refund(req: RefundRequest): Promise<RefundResult>;
 }

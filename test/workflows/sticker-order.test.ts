@@ -4,7 +4,7 @@
  * activity names (their adapters are tested against their fakes elsewhere); what is under test
  * here is the workflow's orchestration: signals, updates, timers, polls, refunds and alerts.
  */
-import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -27,6 +27,16 @@ import {
   type OrderInput,
   type OrderView,
 } from '../../src/workflows/sticker-order/api.js';
+import type { Database } from '../../src/db/database.js';
+import type { CreditLedger } from '../../src/ledger/ledger.js';
+import {
+  ANIMATION_WORKFLOW_TYPE,
+  animationStatusQuery,
+  animationWorkflowId,
+  orderStickersUpdate,
+  type AnimationAssets,
+} from '../../src/workflows/animation/api.js';
+import { openLedger, paidWorkActivities } from '../support/ledger.js';
 import { RecordingAlertChannel } from '../support/recording-alerts.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
@@ -37,6 +47,7 @@ let alerts: RecordingAlertChannel;
 let calls: string[];
 let printer: FakePrinter;
 let payments: FakePayments;
+let renderedArt: string[];
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
@@ -47,6 +58,7 @@ afterAll(async () => {
 beforeEach(() => {
   alerts = new RecordingAlertChannel();
   calls = [];
+  renderedArt = [];
   printer = new FakePrinter();
   payments = new FakePayments();
 });
@@ -81,7 +93,10 @@ function orderActivities(overrides: Partial<Activities> = {}): Partial<Activitie
   };
   return {
     ...createAlertActivities({ channels: [alerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
-    renderPrintFile: rec('renderPrintFile', async (i) => ({ printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 })),
+    renderPrintFile: rec('renderPrintFile', async (i) => {
+      renderedArt.push(i.artKey);
+      return { printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 };
+    }),
     preflightPrintFile: rec('preflightPrintFile', async () => ({ checks: ['pageSize', 'dpi', 'contour', 'qr'] })),
     submitPrintOrder: rec('submitPrintOrder', async (i) => {
       const existing = printer.orders.get(i.orderId);
@@ -471,5 +486,124 @@ describe('StickerOrderWorkflow', () => {
     expect(view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
     expect(alerts.sent.map((a) => a.failedStep)).toEqual(['refund', 'order failed while submitted']);
     expect(payments.refundCalls).toHaveLength(1);
+  });
+});
+
+describe('StickerOrderWorkflow as a child of the animation', () => {
+  let db: Database;
+  let ledger: CreditLedger;
+  beforeAll(async () => {
+    ({ db, ledger } = await openLedger());
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** An animation whose job stays at the provider until `release()`, so orders arrive while it runs. */
+  function animationPipeline(gate: { released: boolean; fail?: boolean }): Partial<Activities> {
+    return {
+      ...paidWorkActivities(ledger, [alerts]),
+      moderatePhoto: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
+      analyzePhoto: async () => ({ framing: 'full_body' as const, box: { left: 0, top: 0, width: 100, height: 300 }, subjects: 1 }),
+      cartoonizePhoto: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon.png` }),
+      expandToFullBody: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon-full-body.png` }),
+      segmentImage: async (i) => ({ cutoutKey: `animations/${i.animationId}/cutout.png`, coverage: 0.4 }),
+      submitAnimation: async (i) => ({ backend: 'test', jobId: `job-${i.animationId}` }),
+      pollAnimation: async () => {
+        while (!gate.released) await new Promise((r) => setTimeout(r, 20));
+        if (gate.fail) throw ApplicationFailure.nonRetryable('the provider lost the job', 'AnimationJobFailed');
+        return { polls: 1 };
+      },
+      fetchAnimationFrames: async (i) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
+      transcodeAnimation: async (i) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
+      renderPoster: async (i) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
+    };
+  }
+
+  async function withAnimation<T>(gate: { released: boolean; fail?: boolean }, body: (animationId: string, taskQueue: string) => Promise<T>) {
+    const taskQueue = `parent-${randomUUID()}`;
+    const animationId = `an_${randomUUID().replaceAll('-', '').slice(0, 22)}`;
+    const customerId = `cus_${randomUUID()}`;
+    await ledger.openAccount(customerId, 3);
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await bundle(workflowsPath),
+      activities: { ...orderActivities(), ...animationPipeline(gate) },
+    });
+    return worker.runUntil(async () => {
+      await env.client.workflow.start(ANIMATION_WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: animationWorkflowId(animationId),
+        args: [{ animationId, customerId, photoKey: `animations/${animationId}/photo.png`, fullBody: true }],
+      });
+      return body(animationId, taskQueue);
+    });
+  }
+
+  const childInput = (animationId: string) => {
+    const orderId = `or_${randomUUID().replaceAll('-', '').slice(0, 22)}`;
+    const { artKey: _none, ...input } = orderInput(orderId, { animationId });
+    return input;
+  };
+
+  it('starts the order as a child that outlives the animation and prints the art it hands over', async () => {
+    const gate = { released: false };
+    const { view, animationId } = await withAnimation(gate, async (animationId) => {
+      const parent = env.client.workflow.getHandle(animationWorkflowId(animationId));
+      const input = childInput(animationId);
+      const started = await parent.executeUpdate(orderStickersUpdate, { args: [input], updateId: input.orderId });
+      expect(started.workflowId).toBe(orderWorkflowId(input.orderId));
+      const order = env.client.workflow.getHandle(started.workflowId);
+      await order.signal(paymentReceivedSignal, paid(input.orderId));
+      await until(order, 'paid', '1 second');
+      expect(calls).not.toContain('renderPrintFile'); // no art yet: the animation is still running
+      gate.released = true;
+      const assets: AnimationAssets = await parent.result();
+      expect(assets.art).toBe(`animations/${animationId}/cutout.png`);
+      await until(order, 'submitted');
+      const desc = await order.describe();
+      expect(desc.parentExecution?.workflowId).toBe(animationWorkflowId(animationId));
+      await order.signal(printerEventSignal, printerEvent(input.orderId, 'delivered'));
+      return { view: (await order.result()) as OrderView, animationId };
+    });
+    expect(view.status).toBe('delivered');
+    expect(calls).toContain('renderPrintFile');
+    expect(renderedArt).toEqual([`animations/${animationId}/cutout.png`]);
+  });
+
+  it('cancels and refunds the order when the animation fails', async () => {
+    const gate = { released: false, fail: true };
+    const view = await withAnimation(gate, async (animationId) => {
+      const parent = env.client.workflow.getHandle(animationWorkflowId(animationId));
+      const input = childInput(animationId);
+      await parent.executeUpdate(orderStickersUpdate, { args: [input], updateId: input.orderId });
+      const order = env.client.workflow.getHandle(orderWorkflowId(input.orderId));
+      await order.signal(paymentReceivedSignal, paid(input.orderId));
+      await until(order, 'paid', '1 second');
+      gate.released = true;
+      await expect(parent.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      const status = await parent.query(animationStatusQuery);
+      expect(status.refund).toMatchObject({ status: 'refunded' }); // the credit, by the animation
+      return (await order.result()) as OrderView;
+    });
+    expect(view).toMatchObject({ status: 'cancelled', refund: { status: 'refunded' } });
+    expect(view.error).toContain('the buddy could not be made');
+    expect(payments.refundCalls).toHaveLength(1); // the money, by the order
+    expect(calls).not.toContain('renderPrintFile');
+  });
+
+  it('refuses an order once the animation has failed', async () => {
+    const gate = { released: true, fail: true };
+    await withAnimation(gate, async (animationId) => {
+      const parent = env.client.workflow.getHandle(animationWorkflowId(animationId));
+      await parent.result().catch(() => undefined);
+      const input = childInput(animationId);
+      const err = await parent.executeUpdate(orderStickersUpdate, { args: [input] }).catch((e: unknown) => e);
+      // A closed animation takes no update (the API then reads its status and answers 409).
+      expect(err).toBeInstanceOf(WorkflowNotFoundError);
+      const started = await env.client.workflow.getHandle(orderWorkflowId(input.orderId)).describe().catch(() => undefined);
+      expect(started).toBeUndefined();
+    });
   });
 });
