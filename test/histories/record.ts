@@ -126,5 +126,107 @@ await main!.runUntil(ai!.runUntil(media!.runUntil(async () => {
     console.log(`recorded ${file}`);
   }
 })));
+
+// The sticker order workflow with a scripted printer and payment provider: delivered over days
+// (webhooks, then a status poll finds the shipment and the delivery), a printer failure that is
+// refunded, and an order placed while its animation runs (the animation's update starts it as
+// a child; recorded: the parent's history and the child's).
+const printerStage = new Map<string, 'shipped' | 'delivered'>();
+let parentReleased = false;
+const orderWorker = await Worker.create({
+  connection: env.nativeConnection,
+  taskQueue: 'record-orders',
+  workflowsPath: path.join(here, '../../src/workflows/index.ts'),
+  activities: {
+    ...animationActivities,
+    pollAnimation: async () => {
+      while (!parentReleased) await new Promise((r) => setTimeout(r, 20)); // the order arrives while this runs
+      return { polls: 1 };
+    },
+    renderPrintFile: async (i: { orderId: string }) => ({ printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 52_000 }),
+    preflightPrintFile: async () => ({ checks: ['pageSize', 'bleed', 'dpi', 'contour', 'qr300', 'qr150'] }),
+    submitPrintOrder: async (i: { orderId: string }) => ({ orderId: i.orderId, vendorOrderId: `sim_${i.orderId}` }),
+    fetchPrinterStatus: async (i: { orderId: string }) => {
+      const type = printerStage.get(i.orderId);
+      return { orderId: i.orderId, vendorOrderId: `sim_${i.orderId}`, type, tracking: type && { carrier: 'SIM Post', number: 'SIM1' } };
+    },
+    cancelPrintOrder: async () => true,
+    expireCheckout: async () => 'expired' as const,
+    refundPayment: async (i: { paymentIntentId: string; amountCents: number }) => ({ refundId: `re_${i.paymentIntentId}`, status: 'succeeded' as const, amountCents: i.amountCents }),
+  },
+});
+const orderInput = (orderId: string, animationId: string, artKey?: string) => ({
+  orderId,
+  animationId,
+  product: { shape: 'die-cut', sizeInches: 3, quantity: 10 },
+  shipping: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+  email: 'ada@example.com',
+  printerId: 'sim',
+  viewerUrl: 'http://localhost:3000/a/v_recorded',
+  payment: { provider: 'local', sessionId: `cs_local_${orderId}`, amountCents: 4099, currency: 'usd' },
+  ...(artKey && { artKey }),
+});
+const payment = (orderId: string) => ({
+  eventId: `evt_${orderId}`,
+  orderId,
+  sessionId: `cs_local_${orderId}`,
+  paymentIntentId: `pi_local_${orderId}`,
+  amountCents: 4099,
+  currency: 'usd',
+  paidAt: '2026-11-21T10:00:00.000Z',
+});
+const printerEvent = (orderId: string, type: string, n: number) => ({ eventId: `pe_${orderId}_${n}`, orderId, type, at: '2026-11-21T10:00:00.000Z' });
+const waitFor = async (h: { query: (q: string) => Promise<unknown> }, status: string) => {
+  while (((await h.query('orderStatus')) as { status: string }).status !== status) await env.sleep('1 minute');
+};
+await orderWorker.runUntil(async () => {
+  for (const name of ['delivered', 'failed-refunded']) {
+    if (!wanted(`sticker-order-${name}`)) continue;
+    const orderId = `or_replay_${name.replace('-', '_')}`;
+    const handle = await env.client.workflow.start('StickerOrderWorkflow', {
+      taskQueue: 'record-orders',
+      workflowId: `order:${orderId}`,
+      args: [orderInput(orderId, 'an_replay_succeeded', 'animations/an_replay_succeeded/cutout.png')],
+    });
+    await handle.signal('paymentReceived', payment(orderId));
+    await waitFor(handle, 'submitted');
+    await handle.signal('printerEvent', printerEvent(orderId, 'accepted', 1));
+    if (name === 'delivered') {
+      await handle.signal('printerEvent', printerEvent(orderId, 'in_production', 2));
+      await handle.signal('printerEvent', printerEvent(orderId, 'in_production', 2)); // a duplicate
+      await env.sleep('2 days');
+      printerStage.set(orderId, 'shipped'); // its webhook is lost: the poll finds it
+      await env.sleep('1 day');
+      printerStage.set(orderId, 'delivered');
+    } else {
+      await handle.signal('printerEvent', { ...printerEvent(orderId, 'failed', 2), reason: 'print head jammed' });
+    }
+    await handle.result().catch(() => undefined);
+    const file = path.join(here, `sticker-order-${name}.json`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    console.log(`recorded ${file}`);
+  }
+  if (wanted('animation-with-order')) {
+    const animationId = 'an_replay_with_order';
+    const orderId = 'or_replay_child';
+    const parent = await env.client.workflow.start('AnimationWorkflow', {
+      taskQueue: 'record-orders',
+      workflowId: `animation:${animationId}`,
+      args: [{ animationId, customerId: 'acct-replay', photoKey: `animations/${animationId}/photo.png`, fullBody: true }],
+    });
+    await parent.executeUpdate('orderStickers', { args: [orderInput(orderId, animationId)], updateId: orderId });
+    const child = env.client.workflow.getHandle(`order:${orderId}`);
+    await child.signal('paymentReceived', payment(orderId));
+    parentReleased = true;
+    await parent.result();
+    await waitFor(child, 'submitted');
+    await child.signal('printerEvent', printerEvent(orderId, 'delivered', 1));
+    await child.result();
+    for (const [file, h] of [['animation-with-order.json', parent], ['sticker-order-child.json', child]] as const) {
+      await writeFile(path.join(here, file), historyToJSON(await h.fetchHistory()));
+      console.log(`recorded ${path.join(here, file)}`);
+    }
+  }
+});
 await env.teardown();
 await db.close();

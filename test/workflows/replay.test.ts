@@ -17,9 +17,13 @@ describe('replay of recorded histories', () => {
       'animation-failed.json',
       'animation-split-queues.json',
       'animation-succeeded.json',
+      'animation-with-order.json',
       'paid-work-cancelled.json',
       'paid-work-failed-refunded.json',
       'paid-work-succeeded.json',
+      'sticker-order-child.json',
+      'sticker-order-delivered.json',
+      'sticker-order-failed-refunded.json',
     ]);
   });
 
