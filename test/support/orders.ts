@@ -1,0 +1,118 @@
+/**
+ * A scripted world for sticker order workflows: an in-memory printer and payment provider behind
+ * the real activity names, recording every call. The adapters themselves are tested against
+ * their fakes elsewhere; this is for testing orchestration (workflows, routes) quickly.
+ */
+import { createAlertActivities } from '../../src/activities/alerts.js';
+import type { Activities } from '../../src/activities/index.js';
+import type { PaymentReceived } from '../../src/payments/port.js';
+import type { PrinterEvent, PrinterEventType, PrintOrderSnapshot } from '../../src/print-adapters/port.js';
+import type { OrderInput } from '../../src/workflows/sticker-order/api.js';
+import { RecordingAlertChannel } from './recording-alerts.js';
+
+/** The printer as the workflow's activities see it: orders by our id, their stage, a cancel switch. */
+export class FakePrinter {
+  readonly orders = new Map<string, { submissions: number; shipping: OrderInput['shipping']; type?: PrinterEventType; tracking?: PrinterEvent['tracking'] }>();
+  cancellable = true;
+  snapshot(orderId: string): PrintOrderSnapshot | null {
+    const o = this.orders.get(orderId);
+    return o ? { orderId, vendorOrderId: `pv_${orderId}`, type: o.type, tracking: o.tracking } : null;
+  }
+  set(orderId: string, type: PrinterEventType, tracking?: PrinterEvent['tracking']) {
+    const o = this.orders.get(orderId)!;
+    o.type = type;
+    o.tracking = tracking ?? o.tracking;
+  }
+}
+
+/** Refunds by payment: the same payment is never refunded twice, whatever the key. */
+export class FakePayments {
+  readonly refunds = new Map<string, { key: string; amountCents: number }>();
+  readonly refundCalls: string[] = [];
+  expireAnswer: 'expired' | 'already_paid' = 'expired';
+  readonly expired: string[] = [];
+}
+
+export class OrderWorld {
+  readonly alerts = new RecordingAlertChannel();
+  readonly calls: string[] = [];
+  readonly renderedArt: string[] = [];
+  readonly printer = new FakePrinter();
+  readonly payments = new FakePayments();
+
+  /** The order workflow's activities (and the alert activity), scripted; `overrides` replace single ones. */
+  activities(overrides: Partial<Activities> = {}): Partial<Activities> {
+    const { calls, printer, payments } = this;
+    const rec = <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) => async (...a: A) => {
+      calls.push(name);
+      return fn(...a);
+    };
+    return {
+      ...createAlertActivities({ channels: [this.alerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
+      renderPrintFile: rec('renderPrintFile', async (i) => {
+        this.renderedArt.push(i.artKey);
+        return { printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 };
+      }),
+      preflightPrintFile: rec('preflightPrintFile', async () => ({ checks: ['pageSize', 'dpi', 'contour', 'qr'] })),
+      submitPrintOrder: rec('submitPrintOrder', async (i) => {
+        const existing = printer.orders.get(i.orderId);
+        if (existing) existing.submissions++;
+        else printer.orders.set(i.orderId, { submissions: 1, shipping: i.shipping });
+        return printer.snapshot(i.orderId)!;
+      }),
+      fetchPrinterStatus: rec('fetchPrinterStatus', async (i) => printer.snapshot(i.orderId)),
+      cancelPrintOrder: rec('cancelPrintOrder', async (i) => {
+        if (!printer.cancellable) return false;
+        printer.set(i.orderId, 'cancelled');
+        return true;
+      }),
+      expireCheckout: rec('expireCheckout', async (i) => {
+        payments.expired.push(i.sessionId);
+        return payments.expireAnswer;
+      }),
+      refundPayment: rec('refundPayment', async (i) => {
+        payments.refundCalls.push(i.idempotencyKey);
+        const existing = payments.refunds.get(i.paymentIntentId) ?? { key: i.idempotencyKey, amountCents: i.amountCents };
+        payments.refunds.set(i.paymentIntentId, existing);
+        return { refundId: `re_${i.paymentIntentId}`, status: 'succeeded' as const, amountCents: existing.amountCents };
+      }),
+      ...overrides,
+    };
+  }
+}
+
+export const shipping = { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
+
+export function orderInput(orderId: string, extra: Partial<OrderInput> = {}): OrderInput {
+  return {
+    orderId,
+    animationId: 'an_test',
+    product: { shape: 'die-cut', sizeInches: 3, quantity: 10 },
+    shipping,
+    email: 'ada@example.com',
+    printerId: 'sim',
+    viewerUrl: 'http://localhost:3000/a/v_token',
+    payment: { provider: 'local', sessionId: `cs_${orderId}`, amountCents: 4099, currency: 'usd' },
+    artKey: 'animations/an_test/cutout.png',
+    ...extra,
+  };
+}
+
+export const paid = (orderId: string, eventId = `evt_${orderId}`): PaymentReceived => ({
+  eventId,
+  orderId,
+  sessionId: `cs_${orderId}`,
+  paymentIntentId: `pi_${orderId}`,
+  amountCents: 4099,
+  currency: 'usd',
+  paidAt: '2026-11-21T10:00:00.000Z',
+});
+
+let eventSeq = 0;
+export const printerEvent = (orderId: string, type: PrinterEventType, extra: Partial<PrinterEvent> = {}): PrinterEvent => ({
+  eventId: `pe_${++eventSeq}`,
+  orderId,
+  type,
+  at: '2026-11-21T10:00:00.000Z',
+  ...extra,
+});
