@@ -25,6 +25,7 @@ import { resolveTemporalCli } from '../src/toolchain/temporal.js';
 import { connectClient } from '../src/temporal/connection.js';
 import { callActivity } from '../test/support/activities.js';
 import { freePort } from '../test/support/processes.js';
+import { benchPrintFile } from './print-file.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -185,6 +186,8 @@ await orchestrationOverhead(quick ? 3 : 10, 50, true);
 await orchestrationOverhead(quick ? 3 : 10, 50, false);
 await transcodeMemory(5);
 await transcodeMemory(quick ? 10 : 20);
+log('print file render and preflight…');
+rows.push(...(await benchPrintFile({ quick })));
 
 const widths = [Math.max(...rows.map((r) => r.name.length), 9), 10, 9, 5];
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;

@@ -22,6 +22,12 @@ import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
 import { createModelBackend } from './models/index.js';
+import { OrderRepository, WebhookEvents } from './orders/repository.js';
+import { orderRoutes } from './api/orders.js';
+import { checkoutPageRoutes, stripeWebhookRoutes } from './api/payments.js';
+import { printerWebhookRoutes } from './api/printer-webhooks.js';
+import { LocalPayments } from './payments/local.js';
+import { createPrintAdapters, embeddedPrinterSim, type PrintAdapters } from './print-adapters/index.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
 import { connectWorker, temporalAnswers, type TemporalTarget } from './temporal/connection.js';
 import { createWorker } from './worker.js';
@@ -34,6 +40,14 @@ export interface Services {
   animations: AnimationRepository;
   providerSlots: ProviderSlots;
   cookieKeys: string[];
+  orders: OrderRepository;
+  webhookEvents: WebhookEvents;
+  /** The embedded payment provider, and the secret its Stripe-signed events carry. */
+  payments: LocalPayments;
+  paymentWebhookSecret: string;
+  /** The print adapters by printer id, and the simulator's secret. */
+  printers: PrintAdapters;
+  printerSimSecret: string;
   close(): Promise<void>;
 }
 
@@ -41,6 +55,10 @@ export async function openServices(config: Config): Promise<Services> {
   const db = await openDatabase(config);
   await migrate(db);
   const ledger = new CreditLedger(db);
+  const secrets = path.join(config.dataDir, 'secrets');
+  const publicUrl = config.http.publicUrl;
+  const paymentWebhookSecret = config.payments.webhookSecret ?? `whsec_${await localSecret(path.join(secrets, 'stripe-webhook-secret'))}`;
+  const printerSimSecret = config.printer.sim.webhookSecret ?? (await localSecret(path.join(secrets, 'printer-sim-secret')));
   return {
     db,
     ledger,
@@ -48,7 +66,13 @@ export async function openServices(config: Config): Promise<Services> {
     customers: new Customers(db, ledger, config.starterCredits),
     animations: new AnimationRepository(db),
     providerSlots: new ProviderSlots(db),
-    cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(config.dataDir, 'secrets', 'cookie-secret')))],
+    cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(secrets, 'cookie-secret')))],
+    orders: new OrderRepository(db),
+    webhookEvents: new WebhookEvents(db),
+    payments: new LocalPayments(db, { publicUrl, webhookSecret: paymentWebhookSecret, sessionMinutes: config.orders.paymentMinutes }),
+    paymentWebhookSecret,
+    printers: createPrintAdapters(config.printer, { publicUrl, simSecret: printerSimSecret }),
+    printerSimSecret,
     close: () => db.close(),
   };
 }
@@ -90,6 +114,10 @@ export async function launchWorker(config: Config, services: Services, target: T
     models: createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath }),
     ffmpegPath: config.media.ffmpegPath,
     providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
+    printers: services.printers,
+    payments: new Map([[services.payments.id, services.payments]]),
+    publicUrl: config.http.publicUrl,
+    pdftoppmPath: config.media.pdftoppmPath,
   });
   const queueOf = { workflows: temporal.taskQueue, ai: temporal.aiTaskQueue, media: temporal.mediaTaskQueue };
   const queues = new Map<string, { workflows: boolean; activities: Partial<Activities> }>();
@@ -113,7 +141,17 @@ export async function launchWorker(config: Config, services: Services, target: T
   };
 }
 
+/**
+ * The API and pages. When orders go to the simulated printer and no PRINTER_SIM_URL points
+ * elsewhere, the simulator runs here too: its routes on this app, its webhook ticker started
+ * once the app listens and stopped when the server closes.
+ */
 export async function startApi(config: Config, services: Services, temporal: Client, logger: Logger): Promise<Server> {
+  const { publicUrl } = config.http;
+  const printerSim =
+    services.printers.has('sim') && !config.printer.sim.url
+      ? embeddedPrinterSim(config.printer, { db: services.db, publicUrl, secret: services.printerSimSecret, logger })
+      : undefined;
   const app = createApp({
     logger,
     keys: services.cookieKeys,
@@ -132,6 +170,29 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
       }),
+      orderRoutes({
+        temporal,
+        taskQueue: config.temporal.taskQueue,
+        mediaTaskQueue: config.temporal.mediaTaskQueue,
+        animations: services.animations,
+        orders: services.orders,
+        blobs: services.blobs,
+        payments: services.payments,
+        printerId: config.printer.id,
+        publicUrl,
+        timing: { paymentDeadline: `${config.orders.paymentMinutes} minutes` },
+      }),
+      checkoutPageRoutes({ payments: services.payments, webhookSecret: services.paymentWebhookSecret, logger }),
+      stripeWebhookRoutes({
+        provider: services.payments,
+        orders: services.orders,
+        events: services.webhookEvents,
+        temporal,
+        webhookSecret: services.paymentWebhookSecret,
+        logger,
+      }),
+      printerWebhookRoutes({ adapters: services.printers, orders: services.orders, events: services.webhookEvents, temporal }),
+      ...(printerSim ? [printerSim.routes] : []),
     ],
   });
   const server = app.listen({ port: config.http.port, host: config.http.host });
@@ -139,6 +200,10 @@ export async function startApi(config: Config, services: Services, temporal: Cli
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  if (printerSim) {
+    printerSim.sim.start();
+    server.once('close', () => void printerSim.sim.stop());
+  }
   return server;
 }
 

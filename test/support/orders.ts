@@ -4,7 +4,8 @@
  * their fakes elsewhere; this is for testing orchestration (workflows, routes) quickly.
  */
 import { createAlertActivities } from '../../src/activities/alerts.js';
-import type { Activities } from '../../src/activities/index.js';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities, AnimationActivities } from '../../src/activities/index.js';
 import type { PaymentReceived } from '../../src/payments/port.js';
 import type { PrinterEvent, PrinterEventType, PrintOrderSnapshot } from '../../src/print-adapters/port.js';
 import type { OrderInput } from '../../src/workflows/sticker-order/api.js';
@@ -116,3 +117,23 @@ export const printerEvent = (orderId: string, type: PrinterEventType, extra: Par
   at: '2026-11-21T10:00:00.000Z',
   ...extra,
 });
+
+/** An animation pipeline whose job stays at the provider until `gate.released`, so orders arrive while it runs. */
+export function gatedAnimation(gate: { released: boolean; fail?: boolean }): AnimationActivities {
+  return {
+    moderatePhoto: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
+    analyzePhoto: async () => ({ framing: 'full_body' as const, box: { left: 0, top: 0, width: 100, height: 300 }, subjects: 1 }),
+    cartoonizePhoto: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon.png` }),
+    expandToFullBody: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon-full-body.png` }),
+    segmentImage: async (i) => ({ cutoutKey: `animations/${i.animationId}/cutout.png`, coverage: 0.4 }),
+    submitAnimation: async (i) => ({ backend: 'test', jobId: `job-${i.animationId}` }),
+    pollAnimation: async () => {
+      while (!gate.released) await new Promise((r) => setTimeout(r, 20));
+      if (gate.fail) throw ApplicationFailure.nonRetryable('the provider lost the job', 'AnimationJobFailed');
+      return { polls: 1 };
+    },
+    fetchAnimationFrames: async (i) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
+    transcodeAnimation: async (i) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
+    renderPoster: async (i) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
+  };
+}

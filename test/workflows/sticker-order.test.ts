@@ -34,7 +34,7 @@ import {
   type AnimationAssets,
 } from '../../src/workflows/animation/api.js';
 import { openLedger, paidWorkActivities } from '../support/ledger.js';
-import { FakePayments, FakePrinter, OrderWorld, orderInput, paid, printerEvent, shipping } from '../support/orders.js';
+import { FakePayments, FakePrinter, gatedAnimation, OrderWorld, orderInput, paid, printerEvent, shipping } from '../support/orders.js';
 import type { RecordingAlertChannel } from '../support/recording-alerts.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
@@ -399,27 +399,6 @@ describe('StickerOrderWorkflow as a child of the animation', () => {
     await db?.close();
   });
 
-  /** An animation whose job stays at the provider until `release()`, so orders arrive while it runs. */
-  function animationPipeline(gate: { released: boolean; fail?: boolean }): Partial<Activities> {
-    return {
-      ...paidWorkActivities(ledger, [alerts]),
-      moderatePhoto: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
-      analyzePhoto: async () => ({ framing: 'full_body' as const, box: { left: 0, top: 0, width: 100, height: 300 }, subjects: 1 }),
-      cartoonizePhoto: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon.png` }),
-      expandToFullBody: async (i) => ({ imageKey: `animations/${i.animationId}/cartoon-full-body.png` }),
-      segmentImage: async (i) => ({ cutoutKey: `animations/${i.animationId}/cutout.png`, coverage: 0.4 }),
-      submitAnimation: async (i) => ({ backend: 'test', jobId: `job-${i.animationId}` }),
-      pollAnimation: async () => {
-        while (!gate.released) await new Promise((r) => setTimeout(r, 20));
-        if (gate.fail) throw ApplicationFailure.nonRetryable('the provider lost the job', 'AnimationJobFailed');
-        return { polls: 1 };
-      },
-      fetchAnimationFrames: async (i) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
-      transcodeAnimation: async (i) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
-      renderPoster: async (i) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
-    };
-  }
-
   async function withAnimation<T>(gate: { released: boolean; fail?: boolean }, body: (animationId: string, taskQueue: string) => Promise<T>) {
     const taskQueue = `parent-${randomUUID()}`;
     const animationId = `an_${randomUUID().replaceAll('-', '').slice(0, 22)}`;
@@ -429,7 +408,7 @@ describe('StickerOrderWorkflow as a child of the animation', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await bundle(workflowsPath),
-      activities: { ...orderActivities(), ...animationPipeline(gate) },
+      activities: { ...orderActivities(), ...paidWorkActivities(ledger, [alerts]), ...gatedAnimation(gate) },
     });
     return worker.runUntil(async () => {
       await env.client.workflow.start(ANIMATION_WORKFLOW_TYPE, {
