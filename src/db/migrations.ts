@@ -132,19 +132,23 @@ export const migrations: Migration[] = [
       -- The embedded payment provider's checkout sessions and refunds (Stripe keeps these itself).
       CREATE TABLE local_payment_sessions (
         id                TEXT PRIMARY KEY,
+        -- one session per order: asking again returns this one
         order_id          TEXT NOT NULL UNIQUE,
         amount_cents      INTEGER NOT NULL CHECK (amount_cents > 0),
         currency          TEXT NOT NULL,
         description       TEXT NOT NULL,
-        email             TEXT,
+        email             TEXT NOT NULL,
         success_url       TEXT NOT NULL,
         cancel_url        TEXT NOT NULL,
         status            TEXT NOT NULL CHECK (status IN ('open', 'complete', 'expired')),
+        -- set together, once, when the customer pays; every redelivery of the completed event is
+        -- rebuilt from them, so it is the same event
         payment_intent_id TEXT UNIQUE,
         event_id          TEXT UNIQUE,
-        expires_at        TIMESTAMPTZ NOT NULL,
         completed_at      TIMESTAMPTZ,
-        created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+        expires_at        TIMESTAMPTZ NOT NULL,
+        created_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+        CHECK ((status = 'complete') = (payment_intent_id IS NOT NULL AND event_id IS NOT NULL AND completed_at IS NOT NULL))
       );
       -- Full refunds only: at most one per payment, whatever key it carries.
       CREATE TABLE local_payment_refunds (
@@ -152,7 +156,7 @@ export const migrations: Migration[] = [
         payment_intent_id TEXT NOT NULL UNIQUE REFERENCES local_payment_sessions(payment_intent_id),
         amount_cents      INTEGER NOT NULL CHECK (amount_cents > 0),
         idempotency_key   TEXT NOT NULL UNIQUE,
-        reason            TEXT,
+        reason            TEXT NOT NULL,
         created_at        TIMESTAMPTZ NOT NULL DEFAULT now()
       );
     `,
@@ -161,13 +165,15 @@ export const migrations: Migration[] = [
     version: 7,
     name: 'printer simulator',
     sql: `
-      -- The simulated printer's orders and its webhook schedule, so a restart loses nothing.
+      -- The simulated printer's orders, keyed by the customer's external id (our order id).
+      -- next_at: when the ticker next moves the order on; null once it rests (delivered, failed,
+      -- cancelled), so parked orders cost nothing to the ticker's scan of the partial index.
       CREATE TABLE printer_sim_orders (
         external_id   TEXT PRIMARY KEY,
         sim_id        TEXT NOT NULL UNIQUE,
         request       JSONB NOT NULL,
         pdf_bytes     INTEGER,
-        stage         TEXT NOT NULL,
+        stage         TEXT NOT NULL CHECK (stage IN ('received', 'accepted', 'in_production', 'shipped', 'delivered', 'failed', 'cancelled')),
         fail_reason   TEXT,
         tracking      JSONB,
         next_at       TIMESTAMPTZ,
@@ -175,6 +181,21 @@ export const migrations: Migration[] = [
         updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
       );
       CREATE INDEX printer_sim_orders_due ON printer_sim_orders (next_at) WHERE next_at IS NOT NULL;
+      -- Its webhook outbox: each event is kept with its exact body and retried (at least once)
+      -- until the receiver answers 2xx; an order's events go out one at a time, in order.
+      CREATE TABLE printer_sim_webhooks (
+        seq           BIGSERIAL PRIMARY KEY,
+        event_id      TEXT NOT NULL UNIQUE,
+        external_id   TEXT NOT NULL REFERENCES printer_sim_orders(external_id),
+        body          TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        next_at       TIMESTAMPTZ,
+        delivered_at  TIMESTAMPTZ,
+        created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX printer_sim_webhooks_due ON printer_sim_webhooks (next_at) WHERE next_at IS NOT NULL;
+      CREATE INDEX printer_sim_webhooks_pending ON printer_sim_webhooks (external_id, seq) WHERE next_at IS NOT NULL;
     `,
   },
 ];

@@ -69,12 +69,17 @@ export interface PrintAdapter {
   /**
    * Places the order. Idempotent: our order id is the vendor's external id, and a call whose
    * answer was lost (timeout, 5xx) looks the order up before submitting again. Rejects with
-   * PrintRejected for orders the vendor will never take (bad address, unknown product).
+   * PrintRejected for orders the vendor will never take (bad address, unknown product), with
+   * PrinterUnavailable when the vendor cannot be reached or says "later" (retry), and with a
+   * plain Error when it refuses our credentials (retry: an operator has to fix the settings).
    */
   submit(order: PrintOrderRequest): Promise<PrintOrderSnapshot>;
   /** Where the order stands, asked of the vendor; undefined when the vendor has no such order. */
   status(orderId: string): Promise<PrintOrderSnapshot | undefined>;
-  /** Asks the vendor to cancel; resolves false when it is too late (already printing). */
+  /**
+   * Asks the vendor to cancel; resolves false when it is too late (already printing), true when
+   * nothing will be printed (cancelled now or before, failed, or no such order). Idempotent.
+   */
   cancel(orderId: string): Promise<boolean>;
   /** Checks the webhook's authenticity (constant-time). Never throws for bad input. */
   verifyWebhook(req: WebhookRequest): boolean;

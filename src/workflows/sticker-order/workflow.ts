@@ -200,6 +200,9 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
       cancelReason ??= reason?.trim() || 'cancelled by the customer';
       beforePrinter.cancel();
       await condition(() => status === 'cancelled' || locked);
+      // Answer with the refund's state when it is known quickly (closing the checkout, a refund
+      // that goes through); a slow provider is not worth holding the customer's request for.
+      if (status === 'cancelled') await condition(() => refund !== undefined, '30 seconds');
       return view();
     },
     { validator: (_req) => refuseWhenLocked() },

@@ -1,0 +1,258 @@
+/**
+ * The order routes over real HTTP, with a real Temporal server (time-skipping), PGlite, the local
+ * payment provider and a worker running the real workflows over the scripted order world. Every
+ * field is validated with a clear 4xx; a rejected order leaves nothing behind; cancel and address
+ * change answer 409 once the order is at the printer; 404 without the right access token.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnimationRepository } from '../../src/animations/repository.js';
+import { createApp } from '../../src/api/app.js';
+import { orderRoutes } from '../../src/api/orders.js';
+import { Customers } from '../../src/customers/customers.js';
+import type { Database } from '../../src/db/database.js';
+import type { CreditLedger } from '../../src/ledger/ledger.js';
+import { createLogger } from '../../src/logger.js';
+import { OrderRepository } from '../../src/orders/repository.js';
+import { LocalPayments } from '../../src/payments/local.js';
+import { LocalBlobStore } from '../../src/storage/local.js';
+import { animationWorkflowId, ANIMATION_WORKFLOW_TYPE } from '../../src/workflows/animation/api.js';
+import { orderStatusQuery, orderWorkflowId, paymentReceivedSignal, printerEventSignal } from '../../src/workflows/sticker-order/api.js';
+import { openLedger, paidWorkActivities } from '../support/ledger.js';
+import { gatedAnimation, OrderWorld, printerEvent, shipping } from '../support/orders.js';
+import { freePort } from '../support/processes.js';
+import { bundle, timeSkippingEnv } from '../support/temporal.js';
+
+const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/workflows/index.ts');
+let env: TestWorkflowEnvironment;
+let db: Database;
+let ledger: CreditLedger;
+let server: Server;
+let base: string;
+let workers: Worker[];
+let running: Promise<void>;
+let animations: AnimationRepository;
+let orders: OrderRepository;
+let payments: LocalPayments;
+const world = new OrderWorld();
+const gate = { released: false };
+const taskQueue = `orders-api-${randomUUID()}`;
+
+beforeAll(async () => {
+  [env, { db, ledger }] = await Promise.all([timeSkippingEnv(), openLedger()]);
+  animations = new AnimationRepository(db);
+  orders = new OrderRepository(db);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  payments = new LocalPayments(db, { publicUrl: base, webhookSecret: `whsec_${randomUUID()}` });
+  const app = createApp({
+    logger: createLogger('error'),
+    probes: [],
+    routers: [
+      orderRoutes({
+        temporal: env.client,
+        taskQueue,
+        animations,
+        orders,
+        blobs: new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'orders-api-'))),
+        payments,
+        printerId: 'sim',
+        publicUrl: base,
+      }),
+    ],
+  });
+  server = app.listen(port, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const bundled = await bundle(workflowsPath);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundled,
+    activities: { ...world.activities(), ...paidWorkActivities(ledger, [world.alerts]), ...gatedAnimation(gate) },
+  });
+  // Finished animations run on workers of their own, so this file's gate does not hold them; they
+  // keep running, as queries on closed workflows are answered by a worker.
+  const finishers = await Promise.all(
+    (['succeeded', 'failed'] as const).map((state) =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: `${taskQueue}-${state}`,
+        workflowBundle: bundled,
+        activities: { ...paidWorkActivities(ledger, [world.alerts]), ...gatedAnimation({ released: true, fail: state === 'failed' }) },
+      }),
+    ),
+  );
+  workers = [worker, ...finishers];
+  running = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+});
+afterAll(async () => {
+  for (const w of workers ?? []) w.shutdown();
+  await running?.catch(() => undefined);
+  server?.close();
+  await env?.teardown();
+  await db?.close();
+});
+
+/** An animation record and its workflow, running until the gate opens (or already finished). */
+async function animation(state: 'running' | 'succeeded' | 'failed') {
+  const customerId = await new Customers(db, ledger, 3).create();
+  const { record } = await animations.create(customerId);
+  const handle = await env.client.workflow.start(ANIMATION_WORKFLOW_TYPE, {
+    taskQueue: state === 'running' ? taskQueue : `${taskQueue}-${state}`,
+    workflowId: animationWorkflowId(record.id),
+    args: [{ animationId: record.id, customerId, photoKey: `animations/${record.id}/photo.png`, fullBody: false }],
+  });
+  if (state !== 'running') await handle.result().catch(() => undefined);
+  return record;
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${base}${url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const request = (animationId: string, patch: Record<string, unknown> = {}) => ({
+  animationId,
+  product: { shape: 'circle', sizeInches: 2, quantity: 1 },
+  shipping,
+  email: 'ada@example.com',
+  ...patch,
+});
+const error = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+const orderCount = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM orders'))[0]!.n);
+
+describe('POST /api/orders', () => {
+  let finished: string;
+  beforeAll(async () => {
+    finished = (await animation('succeeded')).id;
+  });
+
+  const invalid: [string, Record<string, unknown>, string][] = [
+    ['a shape we do not make', { product: { shape: 'star', sizeInches: 3, quantity: 1 } }, 'product.shape'],
+    ['a size we do not make', { product: { shape: 'circle', sizeInches: 5, quantity: 1 } }, 'product.sizeInches'],
+    ['a quantity of 0', { product: { shape: 'circle', sizeInches: 3, quantity: 0 } }, 'product.quantity'],
+    ['a quantity over 500', { product: { shape: 'circle', sizeInches: 3, quantity: 501 } }, 'product.quantity'],
+    ['a fractional quantity', { product: { shape: 'circle', sizeInches: 3, quantity: 1.5 } }, 'product.quantity'],
+    ['a quantity as a string', { product: { shape: 'circle', sizeInches: 3, quantity: '10' } }, 'product.quantity'],
+    ['no product', { product: undefined }, 'product'],
+    ['an unknown product field', { product: { shape: 'circle', sizeInches: 3, quantity: 1, glitter: true } }, 'product'],
+    ['no shipping name', { shipping: { ...shipping, name: '' } }, 'shipping.name'],
+    ['a blank city', { shipping: { ...shipping, city: '   ' } }, 'shipping.city'],
+    ['a country that is not ISO 3166', { shipping: { ...shipping, country: 'Britain' } }, 'shipping.country'],
+    ['a postal code with symbols', { shipping: { ...shipping, postalCode: '<script>' } }, 'shipping.postalCode'],
+    ['an overlong address line', { shipping: { ...shipping, line1: 'x'.repeat(201) } }, 'shipping.line1'],
+    ['a bad email', { email: 'ada-at-example' }, 'email'],
+    ['a malformed animation id', { animationId: '../etc/passwd' }, 'animationId'],
+    ['an unknown top-level field', { coupon: 'FREE' }, 'coupon'],
+  ];
+  it.each(invalid)('400 for %s, naming the field, and nothing is created', async (_label, patch, field) => {
+    const before = await orderCount();
+    const res = await post('/api/orders', request(finished, patch));
+    expect(res.status).toBe(400);
+    const e = await error(res);
+    expect(e.code).toBe('invalid_request');
+    expect(e.message).toContain(field);
+    expect(await orderCount()).toBe(before);
+  });
+
+  it('415 for a body that is not JSON, 400 for JSON that is not an object, 413 past the size limit', async () => {
+    const text = await fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(text.status).toBe(415);
+    const broken = await fetch(`${base}/api/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"animationId":' });
+    expect(broken.status).toBe(400);
+    expect((await error(broken)).code).toBe('invalid_json');
+    expect((await post('/api/orders', [1, 2])).status).toBe(400);
+    const huge = await post('/api/orders', request(finished, { shipping: { ...shipping, line2: 'x'.repeat(100_000) } }));
+    expect(huge.status).toBe(413);
+  });
+
+  it('404 for an animation that does not exist; 409 for one that failed', async () => {
+    expect((await post('/api/orders', request('an_AAAAAAAAAAAAAAAAAAAAAA'))).status).toBe(404);
+    const failed = await animation('failed');
+    const before = await orderCount();
+    const res = await post('/api/orders', request(failed.id));
+    expect(res.status).toBe(409);
+    expect((await error(res)).code).toBe('animation_failed');
+    expect(await orderCount()).toBe(before);
+  });
+
+  it('201 for a finished buddy: the order starts on its own with the art, priced, with a checkout', async () => {
+    const res = await post('/api/orders', request(finished, { product: { shape: 'die-cut', sizeInches: 3, quantity: 10 } }));
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { id: string; status: string; accessToken: string; checkoutUrl: string; amount: { totalCents: number } };
+    expect(body).toMatchObject({ status: 'awaiting_payment', amount: { totalCents: 10 * 360 + 499 } });
+    expect(body.checkoutUrl).toMatch(new RegExp(`^${base}/checkout/cs_local_`));
+    expect(res.headers.get('location')).toBe(`/api/orders/${body.id}`);
+    const handle = env.client.workflow.getHandle(orderWorkflowId(body.id));
+    expect((await handle.describe()).parentExecution).toBeUndefined();
+    const view = await handle.query(orderStatusQuery);
+    expect(view).toMatchObject({ status: 'awaiting_payment', product: { shape: 'die-cut', sizeInches: 3, quantity: 10 } });
+    const record = await orders.get(body.id);
+    expect(record).toMatchObject({ amountCents: 4099, currency: 'usd', printerId: 'sim' });
+  });
+});
+
+describe('an order placed while the buddy is made', () => {
+  it('is the animation child, answers GET with its token only, and locks at the printer (409)', async () => {
+    const buddy = await animation('running');
+    const res = await post('/api/orders', request(buddy.id));
+    expect(res.status).toBe(201);
+    const { id, accessToken } = (await res.json()) as { id: string; accessToken: string };
+    const handle = env.client.workflow.getHandle(orderWorkflowId(id));
+    expect((await handle.describe()).parentExecution?.workflowId).toBe(animationWorkflowId(buddy.id));
+    const auth = { authorization: `Bearer ${accessToken}` };
+
+    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: `Basic ${accessToken}` }] as Record<string, string>[]) {
+      expect((await fetch(`${base}/api/orders/${id}`, { headers })).status).toBe(404);
+    }
+    expect((await fetch(`${base}/api/orders/or_AAAAAAAAAAAAAAAAAAAAAA`, { headers: auth })).status).toBe(404);
+    const got = await fetch(`${base}/api/orders/${id}`, { headers: auth });
+    expect(got.status).toBe(200);
+    expect(got.headers.get('cache-control')).toBe('no-store');
+    expect(await got.json()).toMatchObject({ id, status: 'awaiting_payment', timeline: [{ status: 'awaiting_payment' }] });
+
+    // Address change before submission: validated, then applied.
+    const patch = (body: unknown) =>
+      fetch(`${base}/api/orders/${id}/shipping`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await patch({ ...shipping, country: 'Narnia' })).status).toBe(400);
+    const changed = await patch({ ...shipping, line1: '1 New Road' });
+    expect(changed.status).toBe(200);
+    expect(((await changed.json()) as { shipping: { line1: string } }).shipping.line1).toBe('1 New Road');
+
+    // Paid; the buddy finishes; the order goes to the printer. Now it is locked.
+    const session = (await orders.get(id))!.checkoutSessionId!;
+    await handle.signal(paymentReceivedSignal, {
+      eventId: 'evt_1', orderId: id, sessionId: session, paymentIntentId: 'pi_1', amountCents: 799, currency: 'usd', paidAt: new Date().toISOString(),
+    });
+    gate.released = true;
+    for (let i = 0; i < 200 && (await handle.query(orderStatusQuery)).status !== 'submitted'; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await handle.query(orderStatusQuery)).status).toBe('submitted');
+    expect(world.printer.orders.get(id)?.shipping.line1).toBe('1 New Road');
+
+    const cancel = await fetch(`${base}/api/orders/${id}/cancel`, { method: 'POST', headers: auth });
+    expect(cancel.status).toBe(409);
+    expect((await error(cancel)).code).toBe('order_locked');
+    expect((await patch(shipping)).status).toBe(409);
+
+    await handle.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    await handle.result();
+    expect((await (await fetch(`${base}/api/orders/${id}`, { headers: auth })).json()).status).toBe('delivered');
+    expect((await fetch(`${base}/api/orders/${id}/cancel`, { method: 'POST', headers: auth })).status).toBe(409);
+  });
+
+  it('cancel takes an optional reason, validated', async () => {
+    const buddy = await animation('succeeded');
+    const { id, accessToken } = (await (await post('/api/orders', request(buddy.id))).json()) as { id: string; accessToken: string };
+    const auth = { authorization: `Bearer ${accessToken}` };
+    const tooLong = await post(`/api/orders/${id}/cancel`, { reason: 'x'.repeat(501) }, auth);
+    expect(tooLong.status).toBe(400);
+    const ok = await post(`/api/orders/${id}/cancel`, { reason: 'ordered the wrong size' }, auth);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: 'cancelled', error: 'ordered the wrong size', refund: { status: 'not_needed' } });
+    expect(world.payments.expired).toContain((await orders.get(id))!.checkoutSessionId); // the checkout was closed
+  });
+});
