@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the animation pipeline's speed and memory targets, measured on this machine
+ * `npm run bench`: the animation pipeline's and the sticker orders' speed and memory targets, measured on this machine
  * and printed as a table. Targets are goals to compare against, not assertions: a run never fails
  * because a figure misses its target.
  */
@@ -25,6 +25,7 @@ import { resolveTemporalCli } from '../src/toolchain/temporal.js';
 import { connectClient } from '../src/temporal/connection.js';
 import { callActivity } from '../test/support/activities.js';
 import { freePort } from '../test/support/processes.js';
+import { benchOrders } from './orders.js';
 import { benchPrintFile } from './print-file.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -181,13 +182,23 @@ async function transcodeMemory(seconds: number) {
 }
 
 const quick = process.argv.includes('--quick');
-if (!process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
-await orchestrationOverhead(quick ? 3 : 10, 50, true);
-await orchestrationOverhead(quick ? 3 : 10, 50, false);
-await transcodeMemory(5);
-await transcodeMemory(quick ? 10 : 20);
-log('print file render and preflight…');
-rows.push(...(await benchPrintFile({ quick })));
+/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const part = (name: string) => !only || only.includes(name);
+if (part('models') && !process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
+if (part('overhead')) {
+  await orchestrationOverhead(quick ? 3 : 10, 50, true);
+  await orchestrationOverhead(quick ? 3 : 10, 50, false);
+}
+if (part('transcode')) {
+  await transcodeMemory(5);
+  await transcodeMemory(quick ? 10 : 20);
+}
+if (part('print')) {
+  log('print file render and preflight…');
+  rows.push(...(await benchPrintFile({ quick })));
+}
+if (part('orders')) rows.push(...(await benchOrders({ quick })));
 
 const widths = [Math.max(...rows.map((r) => r.name.length), 9), 10, 9, 5];
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;

@@ -1,9 +1,11 @@
 /**
  * `npm start`: the whole product on one machine — a real Temporal dev server (SQLite under
- * DATA_DIR, Web UI), the worker, the API and the embedded database and storage. Ctrl-C (or
+ * DATA_DIR, Web UI), the worker, the API and pages, the printer simulator, local payments and the
+ * embedded database and storage. Ctrl-C (or
  * SIGTERM) stops everything it started; a restart continues on the same data.
  */
 import type { Server } from 'node:http';
+import type { Config } from '../config.js';
 import { createLogger } from '../logger.js';
 import { launchWorker, openServices, startApi, stopHttpServer, type Services } from '../services.js';
 import { connectClient } from '../temporal/connection.js';
@@ -61,6 +63,8 @@ async function main() {
     say(`  Database:     ${services.db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}/pglite` : 'PostgreSQL'}`);
     say(`  Storage:      ${config.storage.driver === 'local' ? config.storage.root : `s3://${config.storage.bucket}`}`);
     say(`  Models:       ${config.models.backend === 'fal' ? 'fal.ai (FAL_KEY), moderation and analysis on this CPU' : 'local, on this CPU'}`);
+    say(`  Payments:     local checkout pages (Stripe-signed events to /webhooks/stripe)`);
+    say(`  Printer:      ${describePrinter(config)}`);
     say('Press Ctrl-C to stop.');
   } catch (err) {
     if (err instanceof PortsTakenError) {
@@ -70,6 +74,13 @@ async function main() {
     }
     await stopAll(1);
   }
+}
+
+function describePrinter(config: Config): string {
+  const { printer, http } = config;
+  if (printer.id !== 'sim') return printer.id === 'printful' ? 'Printful (v2 API)' : 'Prodigi (v4 API)';
+  const step = `a step every ${printer.sim.stepSeconds} s`;
+  return printer.sim.url ? `simulator at ${printer.sim.url} (${step})` : `simulator at ${http.publicUrl}/printer-sim (${step})`;
 }
 
 void main();
