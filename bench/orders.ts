@@ -87,6 +87,11 @@ export async function benchOrders(opts: { quick: boolean }): Promise<Row[]> {
   const logger = createLogger('error');
   const api = await startApi(config, services, client, logger);
   const worker = await launchWorker(config, services, target);
+  let workerStopped = false;
+  const stopWorker = async () => {
+    if (!workerStopped) await worker.stop();
+    workerStopped = true;
+  };
 
   try {
     // One finished buddy to order: the astronaut photo cut out as an oval, 1024² RGBA.
@@ -157,7 +162,7 @@ export async function benchOrders(opts: { quick: boolean }): Promise<Row[]> {
       met: paidCount === 500 ? seconds <= 60 : undefined,
       note: `${(paidCount / seconds).toFixed(1)} orders/s; each: render + preflight (2 rasters, 2 QR decodes) + submit + PDF download, one worker process`,
     });
-    await worker.stop();
+    await stopWorker();
 
     // ---- 10,000 orders parked awaiting shipment ----
     log(`${parkedCount} orders parked awaiting shipment (worker in its own process)…`);
@@ -169,8 +174,10 @@ export async function benchOrders(opts: { quick: boolean }): Promise<Row[]> {
     await build({ entryPoints: [path.join(here, 'parked-worker.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: childPath, logLevel: 'error' });
     const child = fork(childPath, [devServer.address, parkedQueue, bundlePath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let childSubmitted = 0;
-    child.on('message', (m: { submitted?: number }) => {
+    let childMemory: NodeJS.MemoryUsage | undefined;
+    child.on('message', (m: { submitted?: number; memory?: NodeJS.MemoryUsage }) => {
       if (m.submitted !== undefined) childSubmitted = m.submitted;
+      childMemory = m.memory ?? childMemory;
     });
     let peak = 0;
     const sampler = setInterval(async () => (peak = Math.max(peak, await rssOf(child.pid!))), 200);
@@ -196,6 +203,7 @@ export async function benchOrders(opts: { quick: boolean }): Promise<Row[]> {
       const parkSeconds = (performance.now() - parkStarted) / 1000;
       await sleep(5_000); // resting: no work but the parked workflows
       const resting = await rssOf(child.pid!);
+      if (process.env.BENCH_DEBUG) log(`  worker memory at rest: ${JSON.stringify(childMemory)}`);
       const mb = (b: number) => b / 2 ** 20;
       rows.push({
         name: `worker RSS with ${parkedCount} orders parked awaiting shipment`,
@@ -253,7 +261,7 @@ export async function benchOrders(opts: { quick: boolean }): Promise<Row[]> {
       await new Promise((r) => child.once('exit', r));
     }
   } finally {
-    await worker.stop();
+    await stopWorker();
     await stopHttpServer(api);
     await client.connection.close();
     await services.close();

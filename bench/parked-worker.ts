@@ -6,6 +6,7 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 import type { Activities } from '../src/activities/index.js';
+import { loadConfig } from '../src/config.js';
 import { createWorker, installTemporalRuntime } from '../src/worker.js';
 
 const [address, taskQueue, bundlePath] = process.argv.slice(2) as [string, string, string];
@@ -32,9 +33,11 @@ const worker = await createWorker({
   taskQueue,
   activities,
   workflows: false,
+  // The production setting: what TEMPORAL_WORKFLOW_CACHE says (500 unless set).
+  maxCachedWorkflows: loadConfig().temporal.workflowCache,
   extra: { workflowBundle: { codePath: bundlePath } },
 });
-const report = setInterval(() => process.send?.({ submitted }), 200);
+const report = setInterval(() => process.send?.({ submitted, memory: process.memoryUsage() }), 200);
 process.once('SIGTERM', () => worker.shutdown());
 await worker.run();
 clearInterval(report);

@@ -34,6 +34,7 @@ const schema = z
       .default('workflows,ai,media')
       .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
       .pipe(z.array(z.enum(['workflows', 'ai', 'media'])).min(1, 'name at least one of workflows, ai, media')),
+    TEMPORAL_WORKFLOW_CACHE: z.coerce.number().int().min(1).max(100_000).default(500),
     TEMPORAL_PORT: port.default(7233),
     TEMPORAL_UI_PORT: port.default(8233),
     TEMPORAL_UI_URL: optionalUrl,
@@ -139,6 +140,11 @@ export interface Config {
     mediaTaskQueue: string;
     /** Which queues this worker process serves. */
     workerRoles: WorkerRole[];
+    /**
+     * Workflows a worker keeps in memory between tasks. Orders wait for days, so most are idle:
+     * an evicted one is replayed from its (short) history when a signal or query comes.
+     */
+    workflowCache: number;
     devServerPort: number;
     uiPort: number;
     uiUrl: string;
@@ -225,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       aiTaskQueue: e.TEMPORAL_AI_TASK_QUEUE ?? e.TEMPORAL_TASK_QUEUE,
       mediaTaskQueue: e.TEMPORAL_MEDIA_TASK_QUEUE ?? e.TEMPORAL_TASK_QUEUE,
       workerRoles: e.WORKER_ROLES,
+      workflowCache: e.TEMPORAL_WORKFLOW_CACHE,
       devServerPort: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: (e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).replace(/\/$/, ''),

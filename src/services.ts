@@ -128,7 +128,7 @@ export async function launchWorker(config: Config, services: Services, target: T
     queues.set(queueOf[role], queue);
   }
   const workers = await Promise.all(
-    [...queues].map(([taskQueue, q]) => createWorker({ connection, namespace: temporal.namespace, taskQueue, ...q })),
+    [...queues].map(([taskQueue, q]) => createWorker({ connection, namespace: temporal.namespace, taskQueue, maxCachedWorkflows: temporal.workflowCache, ...q })),
   );
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   return {

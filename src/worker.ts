@@ -15,6 +15,8 @@ export function createWorker(opts: {
   activities: Partial<Activities>;
   /** false: an activity-only worker (an AI or media queue of its own). */
   workflows?: boolean;
+  /** Workflows kept in memory between tasks (TEMPORAL_WORKFLOW_CACHE); unset: the SDK's default. */
+  maxCachedWorkflows?: number;
   extra?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   return Worker.create({
@@ -23,6 +25,7 @@ export function createWorker(opts: {
     taskQueue: opts.taskQueue,
     ...(opts.workflows !== false && { workflowsPath }),
     activities: opts.activities,
+    ...(opts.maxCachedWorkflows !== undefined && { maxCachedWorkflows: opts.maxCachedWorkflows }),
     ...opts.extra,
   });
 }

@@ -327,3 +327,21 @@ describe('preflightPrintFile refuses a broken file', () => {
     await expectPreflightFailure(await variant({ qr: { ...plan.qr, url: other } }), s, 'qr-wrong-url', new RegExp(`opens "${other}", not "${VIEWER_URL}"`));
   });
 });
+
+describe('rasterizing for the preflight', () => {
+  it('serves many preflights at once through its shells, each reading its own file', async () => {
+    const files = await Promise.all(
+      (['die-cut', 'circle', 'square'] as const).flatMap((shape) => [2, 4].map((size) => renderPrintFile(art, spec(shape, size as SizeInches)))),
+    );
+    const reports = await Promise.all(files.map(({ pdf }, i) => preflightPrintFile(pdf, spec((['die-cut', 'circle', 'square'] as const)[Math.floor(i / 2)]!, ([2, 4] as const)[i % 2]!))));
+    for (const r of reports) expect(r.qr.map((q) => q.decoded)).toEqual([VIEWER_URL, VIEWER_URL]);
+  });
+
+  it('says clearly when pdftoppm is missing, and when it fails', async () => {
+    const { pdf } = await renderPrintFile(art, spec('square', 3));
+    await expect(preflightPrintFile(pdf, spec('square', 3), { pdftoppmPath: '/nonexistent/pdftoppm' })).rejects.toThrow(
+      'pdftoppm not found at "/nonexistent/pdftoppm": install poppler-utils',
+    );
+    await expect(preflightPrintFile(pdf, spec('square', 3), { pdftoppmPath: 'false' })).rejects.toThrow(/pdftoppm failed \(exit 1\)/);
+  });
+});
