@@ -22,7 +22,7 @@ export interface PrintPlan {
   trim?: Box;
   /** Circle and square stickers are white inside the cut; a die-cut one is white vinyl already. */
   whiteBackground: boolean;
-  art: { png: Buffer; box: Box };
+  art: { image: Buffer; box: Box };
   /** The badge is the white plate; the symbol fills it, quiet zone included. */
   qr: { url: string; badge: Box; moduleSize: number };
   /** SVG path data of the cut line. */
@@ -55,8 +55,8 @@ export async function writePrintPdf(plan: PrintPlan): Promise<Buffer> {
   }
 
   if (plan.whiteBackground) doc.rect(0, 0, width, height).fill(WHITE_CMYK);
-  const { png, box } = plan.art;
-  doc.image(png, box.x, box.y, { width: box.width, height: box.height });
+  const { image, box } = plan.art;
+  doc.image(image, box.x, box.y, { width: box.width, height: box.height });
   drawQr(doc, plan.qr);
   drawCutLine(doc, internals, plan.cutPath);
 

@@ -75,7 +75,7 @@ export async function planPrintFile(art: Buffer, spec: PrintFileSpec): Promise<{
     page: layout.page,
     trim: layout.trim,
     whiteBackground: spec.shape !== 'die-cut',
-    art: { png: placed.png, box: placed.box },
+    art: { image: placed.image, box: placed.box },
     qr: { url: spec.viewerUrl, badge: layout.badge, moduleSize },
     cutPath,
   };

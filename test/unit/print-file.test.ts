@@ -285,9 +285,9 @@ describe('preflightPrintFile refuses a broken file', () => {
   });
 
   it('art under 300 effective dpi', async () => {
-    const meta = await sharp(plan.art.png).metadata();
-    const half = await sharp(plan.art.png).resize(Math.round(meta.width! / 2), Math.round(meta.height! / 2)).png().toBuffer();
-    await expectPreflightFailure(await variant({ art: { ...plan.art, png: half } }), s, 'art-dpi', /placed at 150 effective dpi; at least 300/);
+    const meta = await sharp(plan.art.image).metadata();
+    const half = await sharp(plan.art.image).resize(Math.round(meta.width! / 2), Math.round(meta.height! / 2)).png().toBuffer();
+    await expectPreflightFailure(await variant({ art: { ...plan.art, image: half } }), s, 'art-dpi', /placed at 150 effective dpi; at least 300/);
   });
 
   it('no cut path in the CutContour separation', async () => {
@@ -300,7 +300,7 @@ describe('preflightPrintFile refuses a broken file', () => {
     doc.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise((resolve) => doc.on('end', resolve));
     (doc as unknown as { page: { dictionary: { data: Record<string, unknown> } } }).page.dictionary.data.TrimBox = [9, 9, 9 + side, 9 + side];
-    doc.image(plan.art.png, plan.art.box.x, plan.art.box.y, { width: plan.art.box.width, height: plan.art.box.height });
+    doc.image(plan.art.image, plan.art.box.x, plan.art.box.y, { width: plan.art.box.width, height: plan.art.box.height });
     doc.lineWidth(0.25).strokeColor([0, 100, 0, 0]).path(plan.cutPath).stroke();
     doc.end();
     await ended;
