@@ -33,7 +33,7 @@ const worker = await createWorker({
   taskQueue,
   activities,
   workflows: false,
-  // The production setting: what TEMPORAL_WORKFLOW_CACHE says (500 unless set).
+  // The production setting: what TEMPORAL_WORKFLOW_CACHE says (100 unless set).
   maxCachedWorkflows: loadConfig().temporal.workflowCache,
   extra: { workflowBundle: { codePath: bundlePath } },
 });

@@ -182,7 +182,7 @@ async function transcodeMemory(seconds: number) {
 }
 
 const quick = process.argv.includes('--quick');
-/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders. */
+/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders (orders-paid, orders-parked). */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const part = (name: string) => !only || only.includes(name);
 if (part('models') && !process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
@@ -198,7 +198,9 @@ if (part('print')) {
   log('print file render and preflight…');
   rows.push(...(await benchPrintFile({ quick })));
 }
-if (part('orders')) rows.push(...(await benchOrders({ quick })));
+if (part('orders') || part('orders-paid') || part('orders-parked')) {
+  rows.push(...(await benchOrders({ quick, paid: part('orders') || part('orders-paid'), parked: part('orders') || part('orders-parked') })));
+}
 
 const widths = [Math.max(...rows.map((r) => r.name.length), 9), 10, 9, 5];
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;

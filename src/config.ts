@@ -34,7 +34,7 @@ const schema = z
       .default('workflows,ai,media')
       .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
       .pipe(z.array(z.enum(['workflows', 'ai', 'media'])).min(1, 'name at least one of workflows, ai, media')),
-    TEMPORAL_WORKFLOW_CACHE: z.coerce.number().int().min(1).max(100_000).default(500),
+    TEMPORAL_WORKFLOW_CACHE: z.coerce.number().int().min(1).max(100_000).default(100),
     TEMPORAL_PORT: port.default(7233),
     TEMPORAL_UI_PORT: port.default(8233),
     TEMPORAL_UI_URL: optionalUrl,

@@ -17,6 +17,7 @@ export function createWorker(opts: {
   workflows?: boolean;
   /** Workflows kept in memory between tasks (TEMPORAL_WORKFLOW_CACHE); unset: the SDK's default. */
   maxCachedWorkflows?: number;
+
   extra?: Partial<WorkerOptions>;
 }): Promise<Worker> {
   return Worker.create({

@@ -35,16 +35,9 @@ export interface LocalPaymentsOptions {
   now?: () => Date;
 }
 
-export interface LocalCheckoutSession {
+/** A session as asked for (`successUrl` with `{CHECKOUT_SESSION_ID}` replaced by its id, as Stripe does), and where it stands. */
+export interface LocalCheckoutSession extends CheckoutRequest {
   sessionId: string;
-  orderId: string;
-  amountCents: number;
-  currency: string;
-  description: string;
-  email: string;
-  /** `{CHECKOUT_SESSION_ID}` replaced by the session id, as Stripe does. */
-  successUrl: string;
-  cancelUrl: string;
   /** 'expired' also when still open in the table but past its expiry time. */
   status: 'open' | 'complete' | 'expired';
   paymentIntentId: string | null;

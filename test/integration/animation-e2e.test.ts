@@ -10,33 +10,20 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
-import { temporalCliPath } from '../support/temporal.js';
+import { launchEntry } from '../support/processes.js';
+import { launchStack, type Stack } from '../support/stack.js';
 
 const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
-let app: Launched;
+let app: Stack;
 let base: string;
 let work: string;
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-e2e-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  app = launchEntry('start', {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? os.homedir(),
-    PORT: String(port),
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    DATA_DIR: path.join(work, 'data'),
-    TEMPORAL_CLI_PATH: temporalCliPath(),
-    LOG_LEVEL: 'warn',
-  });
-  if (!(await eventually(async () => app.output().includes('Press Ctrl-C'), 120_000))) throw new Error(`no start:\n${app.output()}`);
+  app = await launchStack();
+  ({ base, work } = app);
 }, 180_000);
 afterAll(async () => {
-  app?.child.kill('SIGINT');
-  await app?.exited;
+  await app?.stop();
 });
 
 /** Reads the SSE stream to its end, as a browser's EventSource would, from `lastEventId`. */

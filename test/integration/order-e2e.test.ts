@@ -6,39 +6,22 @@
  * all go over real HTTP.
  */
 import { readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preflightPrintFile } from '../../src/print-file/index.js';
-import { eventually, freePort, launchEntry, type Launched } from '../support/processes.js';
-import { temporalCliPath } from '../support/temporal.js';
+import { eventually } from '../support/processes.js';
+import { launchStack, type Stack } from '../support/stack.js';
 
 const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
-let app: Launched;
+let app: Stack;
 let base: string;
 
 beforeAll(async () => {
-  const work = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-orders-e2e-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  app = launchEntry('start', {
-    PATH: process.env.PATH!,
-    HOME: process.env.HOME ?? os.homedir(),
-    PORT: String(port),
-    PUBLIC_URL: base,
-    TEMPORAL_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    DATA_DIR: path.join(work, 'data'),
-    TEMPORAL_CLI_PATH: temporalCliPath(),
-    PRINTER_SIM_STEP_SECONDS: '1.5',
-    LOG_LEVEL: 'warn',
-  });
-  if (!(await eventually(async () => app.output().includes('Press Ctrl-C'), 120_000))) throw new Error(`no start:\n${app.output()}`);
+  app = await launchStack({ PRINTER_SIM_STEP_SECONDS: '1.5' });
+  base = app.base;
 }, 180_000);
 afterAll(async () => {
-  app?.child.kill('SIGINT');
-  await app?.exited;
+  await app?.stop();
 });
 
 interface OrderBody {

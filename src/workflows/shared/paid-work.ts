@@ -23,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { Charge, Refund } from '../../ledger/ledger.js';
+import { ALERT, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from './activity-options.js';
 
 const { chargeCredits } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
@@ -30,25 +31,9 @@ const { chargeCredits } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
-/** First try at a refund: short, so the operator hears of trouble quickly. */
-const refundNow = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-}).refundCredits;
-
-/** Then keep trying for a week: a customer is never left without their refund while it can land. */
-const refundPersistently = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 minute', backoffCoefficient: 2, maximumInterval: '1 hour' },
-}).refundCredits;
-
-const { alertOperator } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '1 hour',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+const refundNow = proxyActivities<Activities>(REFUND_FIRST_TRY).refundCredits;
+const refundPersistently = proxyActivities<Activities>(REFUND_FOR_A_WEEK).refundCredits;
+const { alertOperator } = proxyActivities<Activities>(ALERT);
 
 export const PAID_WORK_FAILED = 'PaidWorkFailed';
 export const INSUFFICIENT_CREDIT = 'InsufficientCredit';

@@ -24,6 +24,7 @@ import { msToNumber as ms } from '@temporalio/common/lib/time.js';
 import type { Activities } from '../../activities/index.js';
 import type { PaymentReceived } from '../../payments/port.js';
 import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port.js';
+import { ALERT, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
 import { describeFailure, failureType } from '../shared/paid-work.js';
 import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
 import {
@@ -71,24 +72,6 @@ const HOUSEKEEPING: ActivityOptions = {
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 };
 
-/** First try at a refund: short, so the operator hears of trouble quickly; then a week of tries. */
-const REFUND_NOW: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-};
-const REFUND_PERSISTENTLY: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '7 days',
-  retry: { initialInterval: '1 minute', backoffCoefficient: 2, maximumInterval: '1 hour' },
-};
-
-const ALERT: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '1 hour',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-};
-
 /** How far the printer has got; events never move an order back down this ladder. */
 const STAGE_RANK = { submitted: 0, accepted: 1, in_production: 2, shipped: 3, delivered: 4 } as const;
 type Stage = keyof typeof STAGE_RANK;
@@ -115,8 +98,8 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   const submit = proxyActivities<Activities>(SUBMIT);
   const poll = proxyActivities<Activities>(POLL);
   const housekeeping = proxyActivities<Activities>(HOUSEKEEPING);
-  const refundNow = proxyActivities<Activities>(REFUND_NOW).refundPayment;
-  const refundPersistently = proxyActivities<Activities>(REFUND_PERSISTENTLY).refundPayment;
+  const refundNow = proxyActivities<Activities>(REFUND_FIRST_TRY).refundPayment;
+  const refundPersistently = proxyActivities<Activities>(REFUND_FOR_A_WEEK).refundPayment;
   const { alertOperator } = proxyActivities<Activities>(ALERT);
   const { orderId } = input;
 
@@ -261,7 +244,9 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
       ? `refunded ${(refund.amountCents / 100).toFixed(2)} ${input.payment.currency.toUpperCase()}`
       : refund?.status === 'not_needed'
         ? 'nothing was paid, so nothing to refund'
-        : `refund ${refund?.status ?? 'not started'}`;
+        : refund
+          ? `refund ${refund.status}`
+          : 'no refund: the order is still open';
 
   const alert = async (failedStep: string, message: string) => {
     try {

@@ -1,0 +1,26 @@
+/**
+ * Timeouts and retries that every paid workflow uses the same way: giving money or credit back,
+ * and telling the operator.
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+/** First try at a refund: short, so the operator hears of trouble quickly. */
+export const REFUND_FIRST_TRY: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
+/** Then keep trying for a week: a customer is never left without their refund while it can land. */
+export const REFUND_FOR_A_WEEK: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '7 days',
+  retry: { initialInterval: '1 minute', backoffCoefficient: 2, maximumInterval: '1 hour' },
+};
+
+/** Operator alerts: retried for an hour, then given up (the outcome stays in history). */
+export const ALERT: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+};
