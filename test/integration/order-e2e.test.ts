@@ -70,6 +70,10 @@ async function pay(checkoutUrl: string) {
     redirect: 'manual',
   });
   expect(res.status).toBe(303);
+  // The customer lands on the order's page.
+  const landing = await fetch(res.headers.get('location')!);
+  expect(landing.status).toBe(200);
+  expect(await landing.text()).toContain('Thank you!');
 }
 
 const getOrder = async (id: string, token: string) => {
