@@ -389,6 +389,100 @@ describe('StickerOrderWorkflow', () => {
   });
 });
 
+describe('StickerOrderWorkflow when things go wrong at the edges', () => {
+  it('an operator cancelling the workflow at the printer stage: stopped at the printer, refunded, alerted', async () => {
+    const { outcome, view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await h.cancel();
+    });
+    expect(outcome.ok).toBe(true);
+    expect(view).toMatchObject({ status: 'cancelled', refund: { status: 'refunded' } });
+    expect(view.error).toContain('cancelled by an operator');
+    expect(printer.orders.get(orderId)!.type).toBe('cancelled');
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}`]);
+    expect(alerts.sent.map((a) => a.failedStep)).toEqual(['order cancelled']);
+  });
+
+  it('a printer outage that lost the answer of a placed order: followed when it can no longer be cancelled', async () => {
+    printer.cancellable = false;
+    const base = orderActivities().submitPrintOrder!;
+    const { view, orderId } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await env.sleep('25 hours'); // a day of "unreachable"
+        await until(h, 'submitted');
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+      {
+        activities: {
+          submitPrintOrder: async (i) => {
+            await base(i); // the printer takes it, then the answer is lost
+            throw new Error('socket hang up');
+          },
+        },
+      },
+    );
+    expect(view.status).toBe('delivered');
+    expect(payments.refundCalls).toHaveLength(0);
+    expect(calls).toContain('cancelPrintOrder');
+    expect(alerts.sent.map((a) => a.failedStep)).toEqual(['submission']);
+    expect(printer.orders.get(orderId)!.submissions).toBeGreaterThan(1); // retried, yet one order at the printer
+  });
+
+  it('a printer outage for a day, the printer able to cancel: failed and refunded', async () => {
+    const { outcome, view } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await env.sleep('25 hours');
+      },
+      { activities: { submitPrintOrder: async () => Promise.reject(new Error('connect ECONNREFUSED')) } },
+    );
+    expect(outcome.ok).toBe(false);
+    expect(view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
+    expect(view.error).toContain('the printer could not be reached');
+  });
+
+  it('not shipped in time but too late to cancel: waits as long again instead of refunding, then ships', async () => {
+    printer.cancellable = false;
+    const { view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      printer.set(id, 'in_production');
+      await env.sleep('15 days');
+      expect((await h.query(orderStatusQuery)).status).toBe('in_production');
+      printer.set(id, 'shipped', tracking);
+      await env.sleep('1 day');
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(view.status).toBe('delivered');
+    expect(payments.refundCalls).toHaveLength(0);
+    expect(alerts.sent.map((a) => a.failedStep)).toContain('late at in_production');
+  });
+
+  it('refunds a second, different payment under its own key and keeps the first', async () => {
+    const { view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await h.signal(paymentReceivedSignal, { ...paid(id, 'evt_second'), paymentIntentId: 'pi_second' });
+      await h.signal(paymentReceivedSignal, { ...paid(id, 'evt_second'), paymentIntentId: 'pi_second' });
+      await until(h, 'submitted');
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(view).toMatchObject({ status: 'delivered', payment: { paymentIntentId: `pi_${orderId}` } });
+    expect(payments.refundCalls).toEqual([`refund:order:${orderId}:pi_second`]);
+  });
+
+  it('asks the printer for tracking when "delivered" came before any "shipped"', async () => {
+    const { view } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      printer.set(id, 'delivered', tracking);
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(view).toMatchObject({ status: 'delivered', tracking });
+  });
+});
+
 describe('StickerOrderWorkflow as a child of the animation', () => {
   let db: Database;
   let ledger: CreditLedger;

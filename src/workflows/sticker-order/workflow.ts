@@ -10,6 +10,7 @@
  * order goes to the printer.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -92,6 +93,9 @@ class OrderEnded extends Error {
   }
 }
 
+/** The workflow itself was cancelled (Temporal UI, CLI): the order ends, refunded, and stopped at the printer. */
+const OPERATOR_CANCEL = 'the order was cancelled by an operator (its workflow was cancelled)';
+
 export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView> {
   const timing = { ...DEFAULT_ORDER_TIMING, ...input.timing };
   const printFile = proxyActivities<Activities>({ ...PRINT_FILE, taskQueue: input.taskQueues?.media });
@@ -119,6 +123,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   let locked = false;
   let cancelReason: string | undefined;
   const seenEvents = new Set<string>();
+  const extraPayments = new Set<string>();
   const inbox: PrinterEvent[] = [];
   const beforePrinter = new CancellationScope();
 
@@ -159,12 +164,17 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
 
   record('awaiting_payment', 'order placed');
   setHandler(orderStatusQuery, view);
-  setHandler(paymentReceivedSignal, (p) => {
-    if (payment) {
-      if (p.paymentIntentId !== payment.paymentIntentId) log.warn('a second payment for one order', { orderId, paymentIntentId: p.paymentIntentId });
+  setHandler(paymentReceivedSignal, async (p) => {
+    if (!payment) {
+      payment = p;
       return;
     }
-    payment = p;
+    if (p.paymentIntentId === payment.paymentIntentId || extraPayments.has(p.paymentIntentId)) return;
+    // Paid twice (two checkout sessions): the order keeps the first payment, the second goes back.
+    extraPayments.add(p.paymentIntentId);
+    await CancellationScope.nonCancellable(() =>
+      refundOnce(p, `refund:order:${orderId}:${p.paymentIntentId}`, 'a second payment for the same order'),
+    ).catch((err: unknown) => alert('refund', `REFUND FAILED for a second payment ${p.paymentIntentId}, refund by hand: ${describeFailure(err)}`));
   });
   setHandler(printerEventSignal, (e) => {
     if (e.orderId !== orderId || seenEvents.has(e.eventId)) return;
@@ -209,29 +219,31 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     },
   );
 
-  /** Refunds the payment once (stable key), trying for a week; the operator hears if it lags. */
+  /**
+   * Refunds one payment under a stable key, trying for a week; `onPending` hears when the first
+   * ten minutes were not enough. Throws when even the week was not.
+   */
+  const refundOnce = async (p: PaymentReceived, idempotencyKey: string, why: string, onPending?: (error: string) => Promise<void>) => {
+    const req = { provider: input.payment.provider, paymentIntentId: p.paymentIntentId, amountCents: p.amountCents, idempotencyKey, reason: why };
+    try {
+      return await refundNow(req);
+    } catch (err) {
+      await onPending?.(describeFailure(err));
+    }
+    return refundPersistently(req);
+  };
+
+  /** Refunds the order's payment once (stable key); the operator hears if it lags or fails. */
   const refundPayment = async (why: string): Promise<void> => {
     if (!payment) {
       refund = { status: 'not_needed' };
       return;
     }
-    const req = {
-      provider: input.payment.provider,
-      paymentIntentId: payment.paymentIntentId,
-      amountCents: payment.amountCents,
-      idempotencyKey: `refund:order:${orderId}`,
-      reason: why,
-    };
     try {
-      const r = await refundNow(req);
-      refund = { status: 'refunded', refundId: r.refundId, amountCents: r.amountCents };
-      return;
-    } catch (err) {
-      refund = { status: 'pending', error: describeFailure(err) };
-    }
-    await alert('refund', `refund not done yet: ${refund.error}`);
-    try {
-      const r = await refundPersistently(req);
+      const r = await refundOnce(payment, `refund:order:${orderId}`, why, async (pending) => {
+        refund = { status: 'pending', error: pending };
+        await alert('refund', `refund not done yet: ${pending}`);
+      });
       refund = { status: 'refunded', refundId: r.refundId, amountCents: r.amountCents };
     } catch (err) {
       refund = { status: 'failed', error: describeFailure(err) };
@@ -261,6 +273,10 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     error = ending.reason;
     record(ending.outcome, ending.reason);
     await CancellationScope.nonCancellable(async () => {
+      if (locked && ending.reason === OPERATOR_CANCEL) {
+        const stopped = await housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId }).catch(() => false);
+        if (!stopped) timeline.push({ at: workflowNowIso(), status, note: 'the printer could not cancel it: it may still be printed' });
+      }
       if (!payment && !locked) {
         try {
           const checkout = await housekeeping.expireCheckout({ provider: input.payment.provider, sessionId: input.payment.sessionId });
@@ -282,125 +298,160 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   };
   let lastActive: OrderStatus = status;
 
-  // 1. Payment, art and print file: all cancellable by the customer.
   try {
-    await beforePrinter.run(async () => {
-      await condition(() => payment !== undefined || animationFailure !== undefined, timing.paymentDeadline);
-      if (!payment) {
-        if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
-        throw new OrderEnded('cancelled', 'not paid before the payment deadline', false);
-      }
-      record('paid', `paid ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}`);
-      if (!artKey) {
-        await condition(() => artKey !== undefined || animationFailure !== undefined, timing.artDeadline);
-        if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
-        if (!artKey) throw new OrderEnded('failed', 'the buddy was not ready in time to print', true);
-      }
-      record('rendering');
-      lastActive = 'rendering';
-      const spec = { orderId, artKey, product: input.product, viewerUrl: input.viewerUrl };
-      try {
-        ({ printFileKey } = await printFile.renderPrintFile(spec));
-        await printFile.preflightPrintFile({ ...spec, printFileKey });
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        throw new OrderEnded('failed', `the print file could not be made: ${describeFailure(err)}`, true);
-      }
-    });
+    return await fulfil();
   } catch (err) {
-    if (err instanceof OrderEnded) return finish(err);
-    if (isCancellation(err) && cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
+    if (isCancellation(err) && !isOver()) return await finish(new OrderEnded('cancelled', OPERATOR_CANCEL, true));
     throw err;
+  } finally {
+    // A second payment's refund runs in its signal handler: let it finish.
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   }
-  if (cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
 
-  // 2. To the printer. From here on the order can only be cancelled by the printer.
-  locked = true;
-  lastActive = 'submitted';
-  try {
-    placed = await submit.submitPrintOrder({
-      printerId: input.printerId,
-      orderId,
-      printFileKey: printFileKey!,
-      product: input.product,
-      shipping,
-      email: input.email,
-    });
-  } catch (err) {
-    const refused = failureType(err) === 'PrintRejected';
-    return finish(new OrderEnded('failed', `${refused ? 'the printer refused the order' : 'the printer could not be reached'}: ${describeFailure(err)}`, true));
-  }
-  record('submitted', `submitted to ${input.printerId} as ${placed.vendorOrderId}`);
-
-  // 3. Days of waiting for the printer, polling when webhooks go missing.
-  const submittedAt = workflowNowMs();
-  let lastProgressAt = submittedAt;
-  let shippedAt: number | undefined;
-  let stallAlertedAt: Stage | undefined;
-  let printerOutcome = undefined as Pick<PrinterEvent, 'type' | 'reason'> | undefined;
-
-  const apply = (e: Pick<PrinterEvent, 'type' | 'tracking' | 'reason'>, via: string) => {
-    if (e.type === 'failed' || e.type === 'cancelled') {
-      if (STAGE_RANK[stage] >= STAGE_RANK.shipped) {
-        timeline.push({ at: workflowNowIso(), status, note: `ignored a late "${e.type}" from the printer (${via}): the order has shipped` });
-      } else {
-        printerOutcome ??= e;
-      }
-      return;
-    }
-    if (STAGE_RANK[e.type] <= STAGE_RANK[stage]) return; // a duplicate or a late arrival: never backwards
-    stage = e.type;
-    lastProgressAt = workflowNowMs();
-    if (e.tracking) tracking = e.tracking;
-    if (e.type === 'shipped' || e.type === 'delivered') shippedAt ??= lastProgressAt;
-    const note = e.type === 'accepted' ? `accepted by the printer (${via})` : via;
-    record(e.type === 'accepted' ? 'submitted' : e.type, note);
-    lastActive = status;
-  };
-  const snapshotEvent = (p: PrintOrderSnapshot) => (p.type ? { type: p.type, tracking: p.tracking, reason: p.reason } : undefined);
-  const onSubmission = snapshotEvent(placed);
-  if (onSubmission) apply(onSubmission, 'on submission');
-
-  while (stage !== 'delivered' && !printerOutcome) {
-    const now = workflowNowMs();
-    const deadline = shippedAt !== undefined ? shippedAt + ms(timing.deliveryWait) : submittedAt + ms(timing.shipDeadline);
-    // Stalls are the printer's; once shipped, the carrier has until the delivery wait.
-    const stallAt = stallAlertedAt === stage || shippedAt !== undefined ? Infinity : lastProgressAt + ms(timing.stallAfter);
-    const wait = Math.max(1, Math.min(ms(timing.statusPollInterval), deadline - now, stallAt - now));
-    if (await condition(() => inbox.length > 0, wait)) {
-      for (const e of inbox.splice(0)) apply(e, 'webhook');
-      continue;
-    }
-    const at = workflowNowMs();
-    if (at >= deadline) {
-      if (shippedAt !== undefined) {
-        timeline.push({ at: workflowNowIso(), status, note: 'no delivery confirmation from the carrier; stopped waiting' });
-        return view();
-      }
-      // Never shipped: stop the printer if it still can, give the money back, tell the operator.
-      await CancellationScope.nonCancellable(() => housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId })).catch(
-        (err: unknown) => log.warn('the printer could not cancel the order', { error: describeFailure(err) }),
-      );
-      return finish(new OrderEnded('failed', `not shipped within ${timing.shipDeadline} of submission`, true));
-    }
-    if (at >= stallAt) {
-      stallAlertedAt = stage;
-      await alert(`stalled at ${stage}`, `no progress at the printer since ${isoAt(lastProgressAt)}`);
-    }
+  async function fulfil(): Promise<OrderView> {
+    // 1. Payment, art and print file: all cancellable by the customer.
     try {
-      const snapshot = await poll.fetchPrinterStatus({ printerId: input.printerId, orderId });
-      const polled = snapshot && snapshotEvent(snapshot);
-      if (polled) apply(polled, 'status poll');
+      await beforePrinter.run(async () => {
+        await condition(() => payment !== undefined || animationFailure !== undefined, timing.paymentDeadline);
+        if (!payment) {
+          if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
+          throw new OrderEnded('cancelled', 'not paid before the payment deadline', false);
+        }
+        record('paid', `paid ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}`);
+        if (!artKey) {
+          await condition(() => artKey !== undefined || animationFailure !== undefined, timing.artDeadline);
+          if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
+          if (!artKey) throw new OrderEnded('failed', 'the buddy was not ready in time to print', true);
+        }
+        record('rendering');
+        lastActive = 'rendering';
+        const spec = { orderId, artKey, product: input.product, viewerUrl: input.viewerUrl };
+        try {
+          ({ printFileKey } = await printFile.renderPrintFile(spec));
+          await printFile.preflightPrintFile({ ...spec, printFileKey });
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          throw new OrderEnded('failed', `the print file could not be made: ${describeFailure(err)}`, true);
+        }
+      });
     } catch (err) {
-      log.warn('printer status poll failed; the next one will try again', { error: describeFailure(err) });
+      if (err instanceof OrderEnded) return finish(err);
+      if (isCancellation(err) && cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
+      throw err;
     }
-  }
+    if (cancelReason !== undefined) return finish(new OrderEnded('cancelled', cancelReason, false));
 
-  if (printerOutcome) {
-    const what = printerOutcome.type === 'failed' ? 'the printer could not print the order' : 'the printer cancelled the order';
-    return finish(
-      new OrderEnded(printerOutcome.type === 'failed' ? 'failed' : 'cancelled', `${what}${printerOutcome.reason ? `: ${printerOutcome.reason}` : ''}`, true),
-    );
+    // 2. To the printer. From here on the order can only be cancelled by the printer.
+    locked = true;
+    lastActive = 'submitted';
+    try {
+      placed = await submit.submitPrintOrder({
+        printerId: input.printerId,
+        orderId,
+        printFileKey: printFileKey!,
+        product: input.product,
+        shipping,
+        email: input.email,
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (failureType(err) === 'PrintRejected') return finish(new OrderEnded('failed', `the printer refused the order: ${describeFailure(err)}`, true));
+      // A day of outage. An attempt whose answer was lost may still have placed the order: stop it
+      // there before refunding, or follow it if the printer can no longer stop it.
+      const unreachable = `the printer could not be reached: ${describeFailure(err)}`;
+      const stopped = await CancellationScope.nonCancellable(() => housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId })).catch(() => undefined);
+      if (stopped !== false) {
+        return finish(new OrderEnded('failed', stopped ? unreachable : `${unreachable} (and whether it holds the order is unknown)`, true));
+      }
+      placed = (await poll.fetchPrinterStatus({ printerId: input.printerId, orderId }).catch(() => null)) ?? undefined;
+      if (!placed) return finish(new OrderEnded('failed', `${unreachable} (it could not cancel the order, nor show it)`, true));
+      await alert('submission', `${unreachable}; but the printer has the order and cannot cancel it, so it is followed as submitted`);
+    }
+    record('submitted', `submitted to ${input.printerId} as ${placed.vendorOrderId}`);
+
+    // 3. Days of waiting for the printer, polling when webhooks go missing.
+    const submittedAt = workflowNowMs();
+    let lastProgressAt = submittedAt;
+    let shippedAt: number | undefined;
+    let stallAlertedAt: Stage | undefined;
+    let printerOutcome = undefined as Pick<PrinterEvent, 'type' | 'reason'> | undefined;
+    let shipDeadlineExtended = false;
+
+    const apply = (e: Pick<PrinterEvent, 'type' | 'tracking' | 'reason'>, via: string) => {
+      if (e.type === 'failed' || e.type === 'cancelled') {
+        if (STAGE_RANK[stage] >= STAGE_RANK.shipped) {
+          timeline.push({ at: workflowNowIso(), status, note: `ignored a late "${e.type}" from the printer (${via}): the order has shipped` });
+        } else {
+          printerOutcome ??= e;
+        }
+        return;
+      }
+      if (STAGE_RANK[e.type] <= STAGE_RANK[stage]) return; // a duplicate or a late arrival: never backwards
+      stage = e.type;
+      lastProgressAt = workflowNowMs();
+      if (e.tracking) tracking = e.tracking;
+      if (e.type === 'shipped' || e.type === 'delivered') shippedAt ??= lastProgressAt;
+      const note = e.type === 'accepted' ? `accepted by the printer (${via})` : via;
+      record(e.type === 'accepted' ? 'submitted' : e.type, note);
+      lastActive = status;
+    };
+    const snapshotEvent = (p: PrintOrderSnapshot) => (p.type ? { type: p.type, tracking: p.tracking, reason: p.reason } : undefined);
+    const onSubmission = snapshotEvent(placed);
+    if (onSubmission) apply(onSubmission, 'on submission');
+
+    while (stage !== 'delivered' && !printerOutcome) {
+      const now = workflowNowMs();
+      const deadline = shippedAt !== undefined ? shippedAt + ms(timing.deliveryWait) : submittedAt + ms(timing.shipDeadline) * (shipDeadlineExtended ? 2 : 1);
+      // Stalls are the printer's; once shipped, the carrier has until the delivery wait.
+      const stallAt = stallAlertedAt === stage || shippedAt !== undefined ? Infinity : lastProgressAt + ms(timing.stallAfter);
+      const wait = Math.max(1, Math.min(ms(timing.statusPollInterval), deadline - now, stallAt - now));
+      if (await condition(() => inbox.length > 0, wait)) {
+        for (const e of inbox.splice(0)) apply(e, 'webhook');
+        continue;
+      }
+      const at = workflowNowMs();
+      if (at >= deadline) {
+        if (shippedAt !== undefined) {
+          timeline.push({ at: workflowNowIso(), status, note: 'no delivery confirmation from the carrier; stopped waiting' });
+          return view();
+        }
+        // Never shipped: stop the printer if it still can, give the money back, tell the operator.
+        const late = `not shipped within ${shipDeadlineExtended ? 'twice ' : ''}${timing.shipDeadline} of submission`;
+        const stopped = await CancellationScope.nonCancellable(() => housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId })).catch(
+          (err: unknown) => (log.warn('the printer could not cancel the order', { error: describeFailure(err) }), undefined),
+        );
+        if (stopped === false && !shipDeadlineExtended) {
+          // Too late to cancel: it is being printed. Refunding now would give the stickers away.
+          shipDeadlineExtended = true;
+          await alert(`late at ${stage}`, `${late}, and the printer can no longer cancel it: waiting as long again before refunding`);
+          continue;
+        }
+        return finish(new OrderEnded('failed', stopped === false ? `${late}, and the printer could not cancel it` : late, true));
+      }
+      if (at >= stallAt) {
+        stallAlertedAt = stage;
+        await alert(`stalled at ${stage}`, `no progress at the printer since ${isoAt(lastProgressAt)}`);
+      }
+      try {
+        const snapshot = await poll.fetchPrinterStatus({ printerId: input.printerId, orderId });
+        const polled = snapshot && snapshotEvent(snapshot);
+        if (polled) apply(polled, 'status poll');
+      } catch (err) {
+        log.warn('printer status poll failed; the next one will try again', { error: describeFailure(err) });
+      }
+    }
+
+    if (!printerOutcome && !tracking) {
+      // Delivered before any "shipped" with tracking came: ask the printer once for it.
+      const snapshot = await poll.fetchPrinterStatus({ printerId: input.printerId, orderId }).catch(() => null);
+      tracking = snapshot?.tracking;
+    }
+    if (printerOutcome) {
+      const what = printerOutcome.type === 'failed' ? 'the printer could not print the order' : 'the printer cancelled the order';
+      return finish(
+        new OrderEnded(printerOutcome.type === 'failed' ? 'failed' : 'cancelled', `${what}${printerOutcome.reason ? `: ${printerOutcome.reason}` : ''}`, true),
+      );
+    }
+    return view();
   }
-  return view();
 }
