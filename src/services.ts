@@ -71,7 +71,8 @@ export async function openServices(config: Config): Promise<Services> {
     webhookEvents: new WebhookEvents(db),
     payments: new LocalPayments(db, { publicUrl, webhookSecret: paymentWebhookSecret, sessionMinutes: config.orders.paymentMinutes }),
     paymentWebhookSecret,
-    printers: createPrintAdapters(config.printer, { publicUrl, simSecret: printerSimSecret }),
+    // The simulator (and its unauthenticated fail switch) only when orders go to it.
+    printers: createPrintAdapters(config.printer, { publicUrl, simSecret: config.printer.id === 'sim' ? printerSimSecret : undefined }),
     printerSimSecret,
     close: () => db.close(),
   };

@@ -6,7 +6,8 @@
  * Stripe's hosted one when the local provider is configured.
  */
 import Router from '@koa/router';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Context } from 'koa';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../logger.js';
@@ -14,7 +15,7 @@ import type { OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { DeliveryFailed, type LocalCheckoutSession, type LocalPayments } from '../payments/local.js';
 import { WebhookRejected, type PaymentProvider } from '../payments/port.js';
 import { paymentReceivedFrom, verifyEvent } from '../payments/stripe-events.js';
-import { orderWorkflowId, paymentReceivedSignal } from '../workflows/sticker-order/api.js';
+import { orderWorkflowId, paymentReceivedSignal, type OrderView } from '../workflows/sticker-order/api.js';
 import { readForm, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
 
@@ -58,12 +59,21 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
       throw new HttpError(400, 'amount_mismatch', `the payment is ${payment.amountCents} ${payment.currency}, the order ${order.amountCents} ${order.currency}`);
     }
     let refunded = false;
+    const handle = deps.temporal.workflow.getHandle(orderWorkflowId(order.id));
     try {
-      await deps.temporal.workflow.getHandle(orderWorkflowId(order.id)).signal(paymentReceivedSignal, payment);
+      await handle.signal(paymentReceivedSignal, payment);
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // The order gave up (its payment deadline passed, or it was cancelled) before the money
-      // arrived: give it back. The workflow refunds with the same key, so this happens once.
+      // The order has closed. If it closed with this very payment (a redelivery after it was
+      // fulfilled), there is nothing to do; if it gave up before the money arrived (payment
+      // deadline, cancel), give the money back. The workflow refunds with the same key, so a
+      // refund happens once. When its status cannot be read, answer 500: the provider retries.
+      const closed = await closedOrderView(handle);
+      if (closed?.payment?.paymentIntentId === payment.paymentIntentId) {
+        await deps.events.record(SOURCE, event.id);
+        ctx.body = { received: true };
+        return;
+      }
       const refund = await deps.provider.refund({
         paymentIntentId: payment.paymentIntentId,
         amountCents: payment.amountCents,
@@ -78,6 +88,19 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * How a closed order ended, read from its history (no worker needed): the view it completed
+ * with, or the one its OrderFailed failure carries; undefined when it was terminated or timed out.
+ */
+async function closedOrderView(handle: WorkflowHandle): Promise<OrderView | undefined> {
+  try {
+    return (await handle.result()) as OrderView;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    return err.cause instanceof ApplicationFailure ? (err.cause.details?.[0] as OrderView | undefined) : undefined;
+  }
 }
 
 /** A rejected webhook is the sender's fault: 400 with `code`, nothing changed. */

@@ -7,6 +7,7 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +23,7 @@ import { LocalPayments } from '../../src/payments/local.js';
 import type { PaymentReceived } from '../../src/payments/port.js';
 import { checkoutCompletedEvent, signPayload, type CheckoutCompletedEvent } from '../../src/payments/stripe-events.js';
 import { orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../../src/workflows/sticker-order/api.js';
-import { timeSkippingEnv } from '../support/temporal.js';
+import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
 const SECRET = 'whsec_api_test_0123456789abcdef';
 const TASK_QUEUE = 'payments-test-no-worker';
@@ -306,6 +307,26 @@ describe('POST /webhooks/stripe', () => {
     const res = await postEvent({ ...event, type: 'charge.refunded' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true, ignored: true });
+  });
+
+  it('refunds nothing for a payment redelivered after its order closed with it', async () => {
+    const order = await newOrder();
+    const event = await completedEvent(order);
+    // The order ran to its end with this payment (a stand-in workflow finishing with such a view).
+    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('replaced by a finished run');
+    const taskQueue = `finished-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: {} });
+    await worker.runUntil(
+      env.client.workflow.execute('finishedOrderFixture', {
+        taskQueue,
+        workflowId: orderWorkflowId(order.orderId),
+        args: [{ status: 'delivered', payment: { paymentIntentId: event.data.object.payment_intent } }],
+      }),
+    );
+    const res = await postEvent({ ...event, id: `evt_${randomUUID()}` });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true });
+    expect(await refunds(order.orderId)).toHaveLength(0);
   });
 
   it("refunds at once when the order's workflow has closed, and only once", async () => {
