@@ -5,7 +5,7 @@
  * constant-time comparisons behind webhook checks.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { PrinterUnavailable } from './port.js';
+import { PrinterUnavailable, PrintRejected } from './port.js';
 
 export interface VendorResponse {
   status: number;
@@ -82,13 +82,15 @@ export function credentialsRefused(vendor: string, res: VendorResponse): Error {
 /**
  * Places an order so that a lost answer never makes a second one: `create` runs once; if its
  * answer is lost (PrinterUnavailable) the order is looked up by our id, and found means created.
- * Not found: the error stands, and the caller's retry creates it then.
+ * A refusal (PrintRejected) is checked the same way: an attempt that overlapped this one (a
+ * timed-out activity still running) may have created or confirmed it, and the vendor then
+ * refuses the duplicate. Not found: the error stands (a retry creates it, a refusal is final).
  */
 export async function createOnce<T>(create: () => Promise<T>, lookup: () => Promise<T | undefined>): Promise<T> {
   try {
     return await create();
   } catch (err) {
-    if (!(err instanceof PrinterUnavailable)) throw err;
+    if (!(err instanceof PrinterUnavailable) && !(err instanceof PrintRejected)) throw err;
     const found = await lookup().catch(() => undefined);
     if (found) return found;
     throw err;

@@ -406,6 +406,26 @@ describe('Printful', () => {
     }
   });
 
+  it('an overlapping attempt that confirmed first: our confirmation refused (409), the order found confirmed', async () => {
+    // A timed-out activity attempt still running beside its retry: the other attempt confirms the
+    // draft between our look-up and our confirmation, and Printful refuses ours.
+    const overlapped = new (class extends FakePrintful {
+      protected override handle(req: Parameters<FakePrintful['handle']>[0]) {
+        const answer = super.handle(req);
+        return req.method === 'POST' && req.url.pathname.endsWith('/confirmation') ? { status: 409, body: { code: 409, detail: 'Order is not a draft' } } : answer;
+      }
+    })({ token: TOKEN, webhookSecret: SECRET });
+    await overlapped.start();
+    try {
+      const racing = new PrintfulPrintAdapter({ token: TOKEN, webhookSecret: SECRET, baseUrl: overlapped.url, timeoutMs: 1000 });
+      const order = request();
+      expect(await racing.submit(order)).toMatchObject({ orderId: order.orderId, type: 'accepted' });
+      expect(overlapped.ordersWithExternalId(order.orderId)).toEqual([expect.objectContaining({ status: 'pending' })]);
+    } finally {
+      await overlapped.stop();
+    }
+  });
+
   it('a draft left unconfirmed by an earlier attempt is confirmed, not made again', async () => {
     const order = request();
     fake.dropAnswer({ method: 'POST', path: '/confirmation' });

@@ -52,9 +52,13 @@ const PRINT_FILE: ActivityOptions = {
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };
 
-/** Submitting is idempotent at the printer, so an outage is waited out for a day before giving up. */
+/**
+ * Submitting is idempotent at the printer, so an outage is waited out for a day before giving up.
+ * An attempt may make five vendor calls of up to 30 s (look up, create, look up, confirm, look
+ * up): its timeout leaves room for all of them, so attempts do not overlap.
+ */
 const SUBMIT: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 };
