@@ -173,6 +173,8 @@ export const migrations: Migration[] = [
         sim_id        TEXT NOT NULL UNIQUE,
         request       JSONB NOT NULL,
         pdf_bytes     INTEGER,
+        -- failed downloads of the print file so far (retried a few times before the order fails)
+        download_attempts INTEGER NOT NULL DEFAULT 0,
         stage         TEXT NOT NULL CHECK (stage IN ('received', 'accepted', 'in_production', 'shipped', 'delivered', 'failed', 'cancelled')),
         fail_reason   TEXT,
         tracking      JSONB,

@@ -66,7 +66,7 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const files = { url: '', server: undefined as Server | undefined, pdf: Buffer.alloc(0) as Buffer };
+const files = { url: '', server: undefined as Server | undefined, pdf: Buffer.alloc(0) as Buffer, flakyHits: 0 };
 const receiver = {
   url: '',
   server: undefined as Server | undefined,
@@ -89,6 +89,11 @@ beforeAll(async () => {
   });
   files.server = createServer((req, res) => {
     if (req.url === '/print.pdf') return res.writeHead(200, { 'content-type': 'application/pdf' }).end(files.pdf);
+    if (req.url === '/flaky.pdf') {
+      // Down for the first two tries (the shop restarting), then up.
+      files.flakyHits++;
+      return files.flakyHits <= 2 ? res.writeHead(503).end('restarting') : res.writeHead(200, { 'content-type': 'application/pdf' }).end(files.pdf);
+    }
     if (req.url === '/not-a-pdf.png') return res.writeHead(200, { 'content-type': 'image/png' }).end(Buffer.from('\x89PNG\r\n\x1a\nrest'));
     res.writeHead(404).end('no such file');
   });
@@ -287,6 +292,14 @@ describe('printer simulator', () => {
       expect(event!.reason).toMatch(reason);
       expect(await adapter.status(order.orderId)).toMatchObject({ type: 'failed', reason: event!.reason });
     }
+  });
+
+  it('tries a print file download again when the shop answers 503, and accepts the order once it downloads', async () => {
+    const order = request({ printFileUrl: `${files.url}/flaky.pdf` });
+    await adapter.submit(order);
+    await waitFor('accepted', () => types(order.orderId).includes('order.accepted'));
+    expect(files.flakyHits).toBe(3);
+    expect(types(order.orderId)).not.toContain('order.failed');
   });
 
   it('retries a webhook the receiver refused, with backoff, and keeps each order in order', async () => {

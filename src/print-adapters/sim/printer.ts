@@ -35,11 +35,15 @@ export interface PrinterSimOptions {
 
 export type SimOutcome<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' | 'too_late' };
 
+/** Tries at downloading a print file before the order fails (network errors, 5xx, 429). */
+const DOWNLOAD_ATTEMPTS = 3;
+
 interface OrderRow {
   external_id: string;
   sim_id: string;
   request: SimCreateOrder;
   pdf_bytes: number | null;
+  download_attempts: number;
   stage: SimStatus;
   fail_reason: string | null;
   tracking: SimTracking | null;
@@ -189,8 +193,15 @@ export class PrinterSim {
       'SELECT * FROM printer_sim_orders WHERE next_at <= $1 ORDER BY next_at LIMIT $2',
       [new Date(), this.batchSize],
     );
-    await Promise.all(rows.map((row) => this.advance(row)));
+    await this.settleAll(rows.map((row) => this.advance(row)));
     return rows.length;
+  }
+
+  /** Waits for every one (so a failure cannot end a tick while others still run), logging failures. */
+  private async settleAll(work: Promise<void>[]): Promise<void> {
+    for (const r of await Promise.allSettled(work)) {
+      if (r.status === 'rejected') this.opts.logger?.error('printer simulator step failed; it is retried next tick', { error: String(r.reason) });
+    }
   }
 
   private async advance(row: OrderRow): Promise<void> {
@@ -201,6 +212,13 @@ export class PrinterSim {
       if ('bytes' in pdf) {
         to = 'accepted';
         set.pdf_bytes = pdf.bytes;
+      } else if (pdf.transient && row.download_attempts + 1 < DOWNLOAD_ATTEMPTS) {
+        // The shop's server restarting, say: try again shortly, as a real printer would.
+        await this.opts.db.query(
+          "UPDATE printer_sim_orders SET download_attempts = download_attempts + 1, next_at = $2 WHERE external_id = $1 AND stage = 'received'",
+          [row.external_id, new Date(Date.now() + Math.min(this.stepMs, 1000 * 2 ** row.download_attempts))],
+        );
+        return;
       } else {
         to = 'failed';
         set.fail_reason = pdf.error;
@@ -234,18 +252,19 @@ export class PrinterSim {
     });
   }
 
-  private async download(url: string): Promise<{ bytes: number } | { error: string }> {
+  /** The print file's size, or why not; `transient` failures (network, 5xx, 429) are worth another try. */
+  private async download(url: string): Promise<{ bytes: number } | { error: string; transient: boolean }> {
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(this.opts.httpTimeoutMs ?? 30_000) });
       if (!res.ok) {
         await res.body?.cancel();
-        return { error: `could not download the print file: HTTP ${res.status}` };
+        return { error: `could not download the print file: HTTP ${res.status}`, transient: res.status >= 500 || res.status === 429 };
       }
       const data = Buffer.from(await res.arrayBuffer());
-      if (data.subarray(0, 5).toString('latin1') !== '%PDF-') return { error: 'the print file is not a PDF' };
+      if (data.subarray(0, 5).toString('latin1') !== '%PDF-') return { error: 'the print file is not a PDF', transient: false };
       return { bytes: data.length };
     } catch (err) {
-      return { error: `could not download the print file: ${(err as Error).message}` };
+      return { error: `could not download the print file: ${(err as Error).message}`, transient: true };
     }
   }
 
@@ -270,7 +289,7 @@ export class PrinterSim {
        ORDER BY w.next_at LIMIT $2`,
       [new Date(), this.batchSize],
     );
-    await Promise.all(rows.map((row) => this.deliver(row)));
+    await this.settleAll(rows.map((row) => this.deliver(row)));
     return rows.length;
   }
 
