@@ -15,7 +15,7 @@
  */
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { fork } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -181,6 +181,7 @@ export async function benchOrders(opts: { quick: boolean; paid?: boolean; parked
     const bundlePath = path.join(here, '../node_modules/.cache/stickerflow-bench/order-workflows.js');
     const childPath = path.join(here, '../node_modules/.cache/stickerflow-bench/parked-worker.mjs');
     const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') });
+    await mkdir(path.dirname(bundlePath), { recursive: true });
     await writeFile(bundlePath, code);
     await build({ entryPoints: [path.join(here, 'parked-worker.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: childPath, logLevel: 'error' });
     const child = fork(childPath, [devServer.address, parkedQueue, bundlePath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [WORKER_HEAP_FLAG] });
