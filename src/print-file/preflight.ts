@@ -131,13 +131,13 @@ function checkCutContour(c: PrintFileContents): PreflightReport['cutContour'] {
 
 /**
  * The QR code read back from the PDF rasterised at each check dpi: the region where the layout puts
- * its badge, with a margin of half the badge on every side (what a phone's camera frames), so
- * the decoder reads the printed pixels without scanning the whole page (4× faster at 300 dpi).
+ * its badge (which holds the quiet zone), with a margin of a quarter of the badge on every side,
+ * so the decoder reads the printed pixels without scanning the whole page.
  */
 async function checkQr(pdf: Buffer, spec: PrintFileSpec, pdftoppmPath: string): Promise<PreflightReport['qr']> {
   const url = spec.viewerUrl;
   const { badge, page } = pageLayout(spec.shape, spec.sizeInches);
-  const margin = badge.width / 2;
+  const margin = badge.width / 4;
   const x0 = Math.max(0, badge.x - margin);
   const y0 = Math.max(0, badge.y - margin);
   const region = { x: x0, y: y0, width: Math.min(page.width, badge.x + badge.width + margin) - x0, height: Math.min(page.height, badge.y + badge.height + margin) - y0 };
