@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { orderKey } from '../orders/repository.js';
 import type { Product, ShippingAddress } from '../orders/product.js';
 import { PaymentRejected, type PaymentProvider, type RefundResult } from '../payments/port.js';
@@ -41,12 +42,6 @@ export interface SubmitInput {
 
 export const PRINT_FILE_NAME = 'print.pdf';
 
-async function readBlob(blobs: BlobStore, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await blobs.get(key)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Our domain errors as Temporal failures: refusals end the step, outages are retried. */
 async function vendorCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -80,7 +75,7 @@ export function createOrderActivities(deps: OrderActivityDeps) {
   return {
     /** Renders the print-ready PDF from the buddy's art and stores it beside the order. */
     async renderPrintFile(input: PrintFileInput): Promise<{ printFileKey: string; bytes: number }> {
-      const art = await readBlob(deps.blobs, input.artKey);
+      const art = await buffer(await deps.blobs.get(input.artKey));
       Context.current().heartbeat();
       const { pdf } = await vendorCall(() =>
         renderPrintFile(art, { shape: input.product.shape, sizeInches: input.product.sizeInches, viewerUrl: input.viewerUrl }),
@@ -92,7 +87,7 @@ export function createOrderActivities(deps: OrderActivityDeps) {
 
     /** Checks the stored file as a printer would: geometry, dpi, cut contour, QR readable at 300 and 150 dpi. */
     async preflightPrintFile(input: PrintFileInput & { printFileKey: string }): Promise<{ checks: string[] }> {
-      const pdf = await readBlob(deps.blobs, input.printFileKey);
+      const pdf = await buffer(await deps.blobs.get(input.printFileKey));
       const report = await vendorCall(() =>
         preflightPrintFile(
           pdf,
@@ -100,7 +95,15 @@ export function createOrderActivities(deps: OrderActivityDeps) {
           { pdftoppmPath: deps.pdftoppmPath },
         ),
       );
-      return { checks: Object.keys(report) };
+      const page = report.pageSizePt;
+      return {
+        checks: [
+          `page ${page.width}×${page.height} pt with ${report.bleedPt} pt bleed and its TrimBox`,
+          `art at ${Math.floor(report.minArtDpi)} dpi or more`,
+          `one closed CutContour path of ${report.cutContour.points} points inside the bleed`,
+          ...report.qr.map((q) => `QR read back at ${q.dpi} dpi`),
+        ],
+      };
     },
 
     /** Places the order at the printer; idempotent by our order id (the adapter looks up before resubmitting). */
