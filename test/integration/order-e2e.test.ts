@@ -82,11 +82,13 @@ const getOrder = async (id: string, token: string) => {
   return (await res.json()) as OrderBody;
 };
 
+/** Waits for one of the `wanted` statuses; for failed and cancelled, also for the refund's outcome (recorded after the status). */
 async function waitForStatus(id: string, token: string, wanted: string[], ms = 150_000): Promise<OrderBody> {
   let last: OrderBody | undefined;
   const ok = await eventually(async () => {
     last = await getOrder(id, token);
-    return wanted.includes(last.status);
+    const ended = last.status === 'failed' || last.status === 'cancelled';
+    return wanted.includes(last.status) && (!ended || (last.refund !== undefined && last.refund.status !== 'pending'));
   }, ms);
   if (!ok) throw new Error(`order ${id} stayed ${last?.status}: ${JSON.stringify(last?.timeline)}`);
   return last!;

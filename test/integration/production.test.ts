@@ -34,8 +34,9 @@ afterAll(() => server?.stop());
 
 const launch = (entry: string, extra: Record<string, string> = {}) => launchEntry(entry, { ...env, ...extra });
 
+/** Start-up includes bundling the workflows and loading the models: slow when the machine is busy. */
 async function until(check: () => Promise<boolean>, what: string) {
-  if (!(await eventually(check, 60_000))) throw new Error(`timed out waiting for ${what}`);
+  if (!(await eventually(check, 120_000))) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('worker and API as separate processes', () => {
@@ -61,7 +62,7 @@ describe('worker and API as separate processes', () => {
     }
     expect(await worker.exited).toBe(0);
     expect(await api.exited).toBe(0);
-  });
+  }, 180_000);
 
   it('AI and media on queues of their own: each step runs on its queue, served by its own worker', async () => {
     const queues = { TEMPORAL_TASK_QUEUE: 'split-main', TEMPORAL_AI_TASK_QUEUE: 'split-ai', TEMPORAL_MEDIA_TASK_QUEUE: 'split-media' };
