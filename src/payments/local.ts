@@ -244,10 +244,14 @@ export class LocalPayments implements PaymentProvider {
 
   /** The payment's refund if it has one; else the key's refund, which must be of this payment. */
   private async previousRefund(req: RefundRequest): Promise<RefundResult | undefined> {
-    const [ofPayment] = await this.db.query<RefundRow>('SELECT * FROM local_payment_refunds WHERE payment_intent_id = $1', [req.paymentIntentId]);
+    // One read of both, so a refund committed between two reads cannot look like another payment's.
+    const rows = await this.db.query<RefundRow>('SELECT * FROM local_payment_refunds WHERE payment_intent_id = $1 OR idempotency_key = $2', [
+      req.paymentIntentId,
+      req.idempotencyKey,
+    ]);
+    const ofPayment = rows.find((r) => r.payment_intent_id === req.paymentIntentId);
     if (ofPayment) return refundFrom(ofPayment);
-    const [ofKey] = await this.db.query<RefundRow>('SELECT * FROM local_payment_refunds WHERE idempotency_key = $1', [req.idempotencyKey]);
-    if (ofKey) throw new PaymentRejected(`idempotency key ${req.idempotencyKey} already refunded another payment`);
+    if (rows.length) throw new PaymentRejected(`idempotency key ${req.idempotencyKey} already refunded another payment`);
     return undefined;
   }
 }
