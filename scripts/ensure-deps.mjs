@@ -2,7 +2,7 @@
 // Runs before `npm start` and `npm test` (their pre-scripts) with whatever Node the machine has:
 // installs the npm dependencies when they are missing or older than package-lock.json (this also
 // brings the pinned Node 22 that the scripts then run on), and the Debian packages it needs when
-// they are missing (ffmpeg, poppler-utils; PostgreSQL's server for tests). Everything else (Temporal CLI, Temporal test
+// they are missing (ffmpeg, poppler-utils; PostgreSQL's server and Chromium for tests). Everything else (Temporal CLI, Temporal test
 // server, S3 server) is built into the tool cache by the code that first needs it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,11 +23,11 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
 {
   // Debian package → a file it installs, to tell whether it is present. ffmpeg makes the
   // animations and poppler-utils' pdftoppm rasterises print files for their preflight (start and
-  // test); PostgreSQL's server is for the tests.
+  // test); PostgreSQL's server and Chromium (browser tests) are for the tests.
   const wanted = {
     ffmpeg: '/usr/bin/ffmpeg',
     'poppler-utils': '/usr/bin/pdftoppm',
-    ...(purpose === 'test' ? { postgresql: '/usr/lib/postgresql' } : {}),
+    ...(purpose === 'test' ? { postgresql: '/usr/lib/postgresql', chromium: '/usr/bin/chromium' } : {}),
   };
   const missing = Object.entries(wanted).filter(([, f]) => !existsSync(f)).map(([p]) => p);
   if (missing.length) {

@@ -71,8 +71,13 @@ const schema = z
     PDFTOPPM_PATH: z.string().default('pdftoppm'),
 
     ORDER_PAYMENT_MINUTES: z.coerce.number().int().min(30).max(1440).default(1440),
-    PAYMENT_PROVIDER: z.enum(['local']).default('local'),
+    PAYMENT_PROVIDER: z.enum(['local', 'stripe']).default('local'),
     STRIPE_WEBHOOK_SECRET: z.string().startsWith('whsec_', 'must start with whsec_').optional(),
+    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_…, sk_live_… or rk_…)').optional(),
+    STRIPE_API_URL: optionalUrl,
+
+    UPLOADS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
+    TRUST_PROXY: bool.default(false),
 
     PRINTER: z.enum(['sim', 'printful', 'prodigi']).default('sim'),
     PRINTER_SIM_STEP_SECONDS: z.coerce.number().positive().max(86_400).default(10),
@@ -110,6 +115,11 @@ const schema = z
         if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PRINTER=prodigi' });
       }
     }
+    if (env.PAYMENT_PROVIDER === 'stripe') {
+      for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PAYMENT_PROVIDER=stripe' });
+      }
+    }
     if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
       ctx.addIssue({
         code: 'custom',
@@ -126,7 +136,11 @@ export type WorkerRole = 'workflows' | 'ai' | 'media';
 
 export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
-  http: { host: string; port: number; publicUrl: string };
+  /**
+   * `trustProxy`: take the client's address from X-Forwarded-For (behind a reverse proxy only).
+   * `uploadsPerMinute`: photo uploads one client address may make per minute (a burst of as many).
+   */
+  http: { host: string; port: number; publicUrl: string; trustProxy: boolean; uploadsPerMinute: number };
   dataDir: string;
   toolCacheDir: string;
   temporal: {
@@ -181,10 +195,11 @@ export interface Config {
   media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number; pdftoppmPath: string };
   orders: { paymentMinutes: number };
   /**
-   * Payments: the embedded local provider (Stripe-signed events to our own webhook route).
-   * `webhookSecret` unset: a random one kept under DATA_DIR.
+   * Payments: the embedded local provider (Stripe-signed events to our own webhook route), or
+   * Stripe (`stripe.secretKey`; `stripe.apiUrl` points the client elsewhere, e.g. at stripe-mock).
+   * `webhookSecret` unset (local only): a random one kept under DATA_DIR.
    */
-  payments: { provider: 'local'; webhookSecret?: string };
+  payments: { provider: 'local' | 'stripe'; webhookSecret?: string; stripe?: { secretKey: string; apiUrl?: string } };
   /**
    * The printer orders go to. The simulator runs inside the embedded stack (or at `sim.url`);
    * its webhook secret, unset, is a random one kept under DATA_DIR.
@@ -221,6 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOST,
       port: e.PORT,
       publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
+      trustProxy: e.TRUST_PROXY,
+      uploadsPerMinute: e.UPLOADS_PER_MINUTE,
     },
     dataDir,
     toolCacheDir,
@@ -278,7 +295,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pdftoppmPath: e.PDFTOPPM_PATH,
     },
     orders: { paymentMinutes: e.ORDER_PAYMENT_MINUTES },
-    payments: { provider: e.PAYMENT_PROVIDER, webhookSecret: e.STRIPE_WEBHOOK_SECRET },
+    payments: {
+      provider: e.PAYMENT_PROVIDER,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET,
+      stripe: e.STRIPE_SECRET_KEY ? { secretKey: e.STRIPE_SECRET_KEY, apiUrl: e.STRIPE_API_URL?.replace(/\/$/, '') } : undefined,
+    },
     printer: {
       id: e.PRINTER,
       sim: { stepSeconds: e.PRINTER_SIM_STEP_SECONDS, url: e.PRINTER_SIM_URL?.replace(/\/$/, ''), webhookSecret: e.PRINTER_SIM_WEBHOOK_SECRET },
@@ -314,7 +335,11 @@ export function redactConfig(config: Config): unknown {
     cookieSecret: mask(config.cookieSecret),
     models: { ...config.models, fal: config.models.fal ? { ...config.models.fal, key: '***' } : undefined },
     databaseUrl: maskPassword(config.databaseUrl),
-    payments: { ...config.payments, webhookSecret: mask(config.payments.webhookSecret) },
+    payments: {
+      ...config.payments,
+      webhookSecret: mask(config.payments.webhookSecret),
+      stripe: config.payments.stripe ? { ...config.payments.stripe, secretKey: '***' } : undefined,
+    },
     printer: {
       ...config.printer,
       sim: { ...config.printer.sim, webhookSecret: mask(config.printer.sim.webhookSecret) },

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, redactConfig, SETTING_NAMES } from '../../src/
 describe('config', () => {
   it('has defaults for the embedded stack', () => {
     const c = loadConfig({ HOME: '/home/u' });
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://localhost:3000' });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://localhost:3000', trustProxy: false, uploadsPerMinute: 10 });
     expect(c.temporal).toMatchObject({ address: undefined, devServerPort: 7233, uiPort: 8233, uiUrl: 'http://localhost:8233', namespace: 'default', tls: false });
     expect(c.dataDir).toMatch(/\/data$/);
     expect(c.toolCacheDir).toBe('/home/u/.cache/stickerflow');
