@@ -156,6 +156,9 @@ export async function startApi(config: Config, services: Services, temporal: Cli
   const app = createApp({
     logger,
     keys: services.cookieKeys,
+    trustProxy: config.http.trustProxy,
+    https: publicUrl.startsWith('https:'),
+    uploadsPerMinute: config.http.uploadsPerMinute,
     probes: [
       { name: 'temporal', check: () => temporalAnswers(temporal) },
       { name: 'database', check: async () => (await services.db.query('SELECT 1 AS ok')).length === 1 },

@@ -1,0 +1,68 @@
+/**
+ * Per-client rate limits: a token bucket per client address, kept in this process. A client may
+ * spend a burst of `perMinute` requests at once, then `perMinute` a minute; past that it gets 429
+ * with `Retry-After`, before its request body is read. IPv6 clients are counted per /64 (one
+ * household or server gets a whole /64, so single addresses cost an attacker nothing).
+ *
+ * The buckets live in memory: with several API processes each one limits on its own, so the
+ * effective limit is the per-process limit times the processes behind the load balancer.
+ */
+import type { Context, Middleware } from 'koa';
+import { isIPv6 } from 'node:net';
+import { HttpError } from './errors.js';
+
+export interface RateLimitOptions {
+  /** Which requests count (e.g. POST /api/animations). */
+  applies(ctx: Context): boolean;
+  perMinute: number;
+  /** What the 429 says is limited, e.g. "photo uploads". */
+  what: string;
+  /** Buckets kept at most; the least recently used are dropped past this. */
+  maxClients?: number;
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** The address a limit counts: the IPv4 address, or the /64 prefix of an IPv6 one. */
+export function clientKey(ip: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  if (v4) return v4;
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+export function rateLimit(opts: RateLimitOptions): Middleware {
+  const buckets = new Map<string, Bucket>();
+  const now = opts.now ?? Date.now;
+  const capacity = opts.perMinute;
+  const perMs = opts.perMinute / 60_000;
+  const maxClients = opts.maxClients ?? 100_000;
+
+  return async (ctx, next) => {
+    if (!opts.applies(ctx)) return next();
+    const key = clientKey(ctx.ip);
+    const t = now();
+    const previous = buckets.get(key);
+    const bucket = previous ? { tokens: Math.min(capacity, previous.tokens + (t - previous.at) * perMs), at: t } : { tokens: capacity, at: t };
+    // Re-inserted on every use, so the map's order is least recently used first.
+    buckets.delete(key);
+    if (bucket.tokens < 1) {
+      buckets.set(key, bucket);
+      ctx.req.resume(); // drain the upload we will not read
+      ctx.set('Retry-After', String(Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000))));
+      throw new HttpError(429, 'rate_limited', `too many ${opts.what}: at most ${opts.perMinute} a minute; try again shortly`);
+    }
+    bucket.tokens -= 1;
+    buckets.set(key, bucket);
+    while (buckets.size > maxClients) buckets.delete(buckets.keys().next().value!);
+    await next();
+  };
+}

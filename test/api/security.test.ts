@@ -1,0 +1,140 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/api/app.js';
+import { errorMiddleware } from '../../src/api/errors.js';
+import { clientKey, rateLimit } from '../../src/api/rate-limit.js';
+import { DEFAULT_CSP } from '../../src/api/security.js';
+import { createLogger } from '../../src/logger.js';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function serve(app: Koa): Promise<string> {
+  const server = app.listen(0, '127.0.0.1');
+  servers.push(server);
+  await new Promise((r) => server.once('listening', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function routes(): Router {
+  const router = new Router();
+  router.get('/page', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = '<!doctype html><p>hi</p>';
+  });
+  router.get('/own-policy', (ctx) => {
+    ctx.set('Content-Security-Policy', "default-src 'none'");
+    ctx.body = 'ok';
+  });
+  router.get('/boom', () => {
+    throw new Error('secret detail');
+  });
+  router.post('/api/animations', (ctx) => {
+    ctx.status = 202;
+    ctx.body = { ok: true };
+  });
+  return router;
+}
+
+const logger = createLogger('error', () => undefined);
+
+describe('security headers', () => {
+  it('every response carries the standard headers and the default CSP; a route may set its own policy', async () => {
+    const base = await serve(createApp({ logger, probes: [], routers: [routes()] }));
+    for (const path of ['/page', '/healthz', '/nowhere', '/boom']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.headers.get('content-security-policy'), path).toBe(DEFAULT_CSP);
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(res.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(res.headers.get('referrer-policy'), path).toBe('strict-origin-when-cross-origin');
+      expect(res.headers.get('cross-origin-opener-policy'), path).toBe('same-origin');
+      expect(res.headers.get('permissions-policy'), path).toContain('camera=()');
+      expect(res.headers.get('strict-transport-security'), path).toBeNull();
+    }
+    const failed = await fetch(`${base}/boom`);
+    expect(failed.status).toBe(500);
+    expect(await failed.text()).not.toContain('secret detail');
+    expect((await fetch(`${base}/own-policy`)).headers.get('content-security-policy')).toBe("default-src 'none'");
+    expect(DEFAULT_CSP).not.toContain('unsafe-inline');
+    expect(DEFAULT_CSP).toContain("frame-ancestors 'none'");
+  });
+
+  it('over HTTPS, browsers are told to stay on HTTPS', async () => {
+    const base = await serve(createApp({ logger, probes: [], routers: [routes()], https: true }));
+    expect((await fetch(`${base}/page`)).headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+  });
+});
+
+describe('upload rate limit', () => {
+  const upload = (base: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}/api/animations`, { method: 'POST', body: 'x'.repeat(1000), headers });
+
+  it('allows a burst of the per-minute limit per client, then answers 429 with Retry-After before reading the upload', async () => {
+    const base = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 3 }));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await upload(base)).status);
+    expect(statuses).toEqual([202, 202, 202, 429]);
+    const refused = await upload(base);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(20);
+    expect(await refused.json()).toEqual({ error: { code: 'rate_limited', message: expect.stringContaining('at most 3 a minute') } });
+    // Other routes are not limited.
+    expect((await fetch(`${base}/page`)).status).toBe(200);
+  });
+
+  it('counts each client on its own, by X-Forwarded-For only behind a trusted proxy', async () => {
+    const trusted = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 1, trustProxy: true }));
+    expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(202);
+    expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
+    expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.8' })).status).toBe(202);
+    // Without a trusted proxy the header is the client's own claim: ignored.
+    const direct = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 1 }));
+    expect((await upload(direct, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(202);
+    expect((await upload(direct, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(429);
+  });
+
+  it('refills over time and forgets the least recently seen clients past its bound', async () => {
+    let now = 0;
+    let ip = '192.0.2.1';
+    const app = new Koa();
+    app.use(errorMiddleware(logger));
+    app.use(async (ctx, next) => {
+      Object.defineProperty(ctx.request, 'ip', { value: ip });
+      await next();
+    });
+    app.use(rateLimit({ applies: () => true, perMinute: 2, what: 'tries', maxClients: 2, now: () => now }));
+    app.use((ctx) => (ctx.body = 'ok'));
+    const base = await serve(app);
+    const hit = async () => (await fetch(base)).status;
+    expect([await hit(), await hit(), await hit()]).toEqual([200, 200, 429]);
+    now += 29_000; // 0.97 of a token back
+    expect(await hit()).toBe(429);
+    now += 1_000;
+    expect([await hit(), await hit()]).toEqual([200, 429]);
+    now += 60_000;
+    expect([await hit(), await hit(), await hit()]).toEqual([200, 200, 429]);
+    // Two other clients push the first out: it starts afresh.
+    ip = '192.0.2.2';
+    await hit();
+    ip = '192.0.2.3';
+    await hit();
+    ip = '192.0.2.1';
+    expect(await hit()).toBe(200);
+  });
+
+  it('groups IPv6 clients by /64 and unwraps IPv4-mapped addresses', () => {
+    expect(clientKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0db8:0001:0002:0000:0000:0000:0009')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(clientKey('10.1.2.3')).toBe('10.1.2.3');
+  });
+});
