@@ -29,6 +29,19 @@ export default tseslint.config(
     },
   },
   {
+    // Browser code, bundled for the pages by src/web/assets.ts: browser globals, and no Node.
+    files: ['src/web/client/**/*.ts'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'navigator', 'localStorage', 'crypto', 'EventSource', 'MessageEvent', 'FormData', 'File', 'Node', 'HTMLElement', 'HTMLInputElement', 'HTMLSelectElement', 'HTMLButtonElement', 'HTMLImageElement', 'HTMLAnchorElement', 'HTMLOListElement', 'HTMLOutputElement', 'HTMLLIElement', 'HTMLElementTagNameMap', 'Intl'].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: {
+      'no-restricted-imports': ['error', { paths: nodeBuiltins.map((name) => ({ name, message: 'Browser code cannot use Node built-ins.' })) }],
+      'no-restricted-globals': ['error', 'process', 'Buffer', 'require'],
+    },
+  },
+  {
     files: ['src/workflows/**/*.ts', 'test/fixtures/workflows*.ts'],
     rules: {
       'no-restricted-imports': [

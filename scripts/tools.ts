@@ -1,12 +1,12 @@
 /**
- * `npm run tools`: builds or fetches every heavy tool into the per-machine cache now, rather than
- * on first use, and prints where each one is. With `--env`, prints `NAME=path` lines for shell
- * scripts (CI) and sends progress to stderr.
+ * `npm run tools`: builds or fetches every heavy tool (Temporal, versitygw, stripe-mock) into the
+ * per-machine cache now, rather than on first use, and prints where each one is. With `--env`,
+ * prints `NAME=path` lines for shell scripts (CI) and sends progress to stderr.
  */
 import { loadConfig } from '../src/config.js';
 import { ensureGoTool } from '../src/toolchain/install.js';
 import { resolveTemporalCli, resolveTemporalTestServer } from '../src/toolchain/temporal.js';
-import { VERSITYGW } from '../test/support/processes.js';
+import { STRIPE_MOCK, VERSITYGW } from '../test/support/processes.js';
 
 const asEnv = process.argv.includes('--env');
 const config = loadConfig();
@@ -19,6 +19,7 @@ const tools = {
     await resolveTemporalTestServer({ explicitPath: config.temporal.testServerPath, cacheDir: config.toolCacheDir, log }),
   ),
   VERSITYGW_PATH: await ensureGoTool(VERSITYGW, config.toolCacheDir, log),
+  STRIPE_MOCK_PATH: await ensureGoTool(STRIPE_MOCK, config.toolCacheDir, log),
 };
 for (const [name, path] of Object.entries(tools)) {
   process.stdout.write(asEnv ? `${name}=${path}\n` : `${name.padEnd(26)} ${path}\n`);

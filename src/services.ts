@@ -24,13 +24,17 @@ import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
 import { createModelBackend } from './models/index.js';
 import { OrderRepository, WebhookEvents } from './orders/repository.js';
 import { orderRoutes } from './api/orders.js';
-import { checkoutPageRoutes, stripeWebhookRoutes } from './api/payments.js';
+import { checkoutPageRoutes, paymentRoutes, type PaymentProviders } from './api/payments.js';
 import { printerWebhookRoutes } from './api/printer-webhooks.js';
 import { LocalPayments } from './payments/local.js';
+import type { PaymentProvider } from './payments/port.js';
+import { StripePayments } from './payments/stripe.js';
 import { createPrintAdapters, embeddedPrinterSim, type PrintAdapters } from './print-adapters/index.js';
 import { createBlobStore, type BlobStore } from './storage/index.js';
 import { connectWorker, temporalAnswers, type TemporalTarget } from './temporal/connection.js';
+import { pageRoutes } from './web/pages.js';
 import { createWorker } from './worker.js';
+import { viewerRoutes } from './web/viewer.js';
 
 export interface Services {
   db: Database;
@@ -42,8 +46,15 @@ export interface Services {
   cookieKeys: string[];
   orders: OrderRepository;
   webhookEvents: WebhookEvents;
-  /** The embedded payment provider, and the secret its Stripe-signed events carry. */
-  payments: LocalPayments;
+  /**
+   * The configured payment provider (PAYMENT_PROVIDER); `localPayments` is the same object when
+   * it is the embedded one (its checkout pages are served then); and the secret the Stripe-signed
+   * events carry (STRIPE_WEBHOOK_SECRET, or for the local provider a random one kept under DATA_DIR).
+   */
+  payments: PaymentProvider;
+  localPayments?: LocalPayments;
+  /** The providers by id, for the webhook route's and the order activities' lookups. */
+  paymentProviders: PaymentProviders;
   paymentWebhookSecret: string;
   /** The print adapters by printer id, and the simulator's secret. */
   printers: PrintAdapters;
@@ -58,6 +69,11 @@ export async function openServices(config: Config): Promise<Services> {
   const secrets = path.join(config.dataDir, 'secrets');
   const publicUrl = config.http.publicUrl;
   const paymentWebhookSecret = config.payments.webhookSecret ?? `whsec_${await localSecret(path.join(secrets, 'stripe-webhook-secret'))}`;
+  const localPayments =
+    config.payments.provider === 'local'
+      ? new LocalPayments(db, { publicUrl, webhookSecret: paymentWebhookSecret, sessionMinutes: config.orders.paymentMinutes })
+      : undefined;
+  const payments: PaymentProvider = localPayments ?? new StripePayments(stripeSettings(config));
   const printerSimSecret = config.printer.sim.webhookSecret ?? (await localSecret(path.join(secrets, 'printer-sim-secret')));
   return {
     db,
@@ -69,13 +85,23 @@ export async function openServices(config: Config): Promise<Services> {
     cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(secrets, 'cookie-secret')))],
     orders: new OrderRepository(db),
     webhookEvents: new WebhookEvents(db),
-    payments: new LocalPayments(db, { publicUrl, webhookSecret: paymentWebhookSecret, sessionMinutes: config.orders.paymentMinutes }),
+    payments,
+    localPayments,
+    paymentProviders: new Map([[payments.id, payments]]),
     paymentWebhookSecret,
     // The simulator (and its unauthenticated fail switch) only when orders go to it.
     printers: createPrintAdapters(config.printer, { publicUrl, simSecret: config.printer.id === 'sim' ? printerSimSecret : undefined }),
     printerSimSecret,
     close: () => db.close(),
   };
+}
+
+/** Stripe's key and API address; the configuration makes sure they are there for PAYMENT_PROVIDER=stripe. */
+function stripeSettings(config: Config) {
+  if (!config.payments.stripe || !config.payments.webhookSecret) {
+    throw new Error('PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET');
+  }
+  return config.payments.stripe;
 }
 
 /** A random secret kept in a private file, made on first use: for one machine without COOKIE_SECRET. */
@@ -116,7 +142,7 @@ export async function launchWorker(config: Config, services: Services, target: T
     ffmpegPath: config.media.ffmpegPath,
     providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
     printers: services.printers,
-    payments: new Map([[services.payments.id, services.payments]]),
+    payments: new Map(services.paymentProviders),
     publicUrl: config.http.publicUrl,
     pdftoppmPath: config.media.pdftoppmPath,
   });
@@ -174,6 +200,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
       }),
+      viewerRoutes({ animations: services.animations, blobs: services.blobs, publicUrl, temporal }),
       orderRoutes({
         temporal,
         taskQueue: config.temporal.taskQueue,
@@ -186,9 +213,9 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         publicUrl,
         timing: { paymentDeadline: `${config.orders.paymentMinutes} minutes` },
       }),
-      checkoutPageRoutes({ payments: services.payments, webhookSecret: services.paymentWebhookSecret, logger }),
-      stripeWebhookRoutes({
-        provider: services.payments,
+      ...(services.localPayments ? [checkoutPageRoutes({ payments: services.localPayments, webhookSecret: services.paymentWebhookSecret, logger })] : []),
+      paymentRoutes({
+        providers: services.paymentProviders,
         orders: services.orders,
         events: services.webhookEvents,
         temporal,
@@ -197,6 +224,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
       }),
       printerWebhookRoutes({ adapters: services.printers, orders: services.orders, events: services.webhookEvents, temporal }),
       ...(printerSim ? [printerSim.routes] : []),
+      pageRoutes({ animations: services.animations, maxUploadBytes: config.media.maxUploadBytes }),
     ],
   });
   const server = app.listen({ port: config.http.port, host: config.http.host });

@@ -5,6 +5,9 @@ import { randomId } from '../customers/customers.js';
 /** Where an animation's files live in the blob store: `animations/<id>/<name>`. */
 export const animationKey = (animationId: string, name: string) => `animations/${animationId}/${name}`;
 
+/** A QR viewer token as `create` makes them: `v_` and 18 random bytes in base64url. */
+export const VIEWER_TOKEN = /^v_[A-Za-z0-9_-]{24}$/;
+
 export interface AnimationRecord {
   id: string;
   customerId: string;
@@ -55,6 +58,11 @@ export class AnimationRepository {
   async get(id: string): Promise<AnimationRecord | undefined> {
     const [row] = await this.db.query<Row>('SELECT * FROM animations WHERE id = $1', [id]);
     return row && fromRow(row);
+  }
+
+  /** The animation a QR code's token opens; a malformed token is not looked up. */
+  async getByViewerToken(token: string): Promise<AnimationRecord | undefined> {
+    return VIEWER_TOKEN.test(token) ? this.byViewerToken(token) : undefined;
   }
 
   async byViewerToken(token: string): Promise<AnimationRecord | undefined> {

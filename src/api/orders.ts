@@ -149,7 +149,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
         currency: price.currency,
         description: describeProduct(body.product),
         email: body.email,
-        successUrl: `${deps.publicUrl}/orders/${record.id}`,
+        successUrl: `${deps.publicUrl}/orders/${record.id}/paid?session_id={CHECKOUT_SESSION_ID}`,
         cancelUrl: `${deps.publicUrl}/animations/${animation.id}`,
       });
       await deps.orders.setCheckoutSession(record.id, checkout.sessionId);
@@ -196,6 +196,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
         status: 'awaiting_payment',
         accessToken,
         checkoutUrl: checkout.url,
+        orderUrl: `${deps.publicUrl}/orders/${record.id}#token=${accessToken}`,
         amount: { totalCents: price.totalCents, currency: price.currency, unitCents: price.unitCents, shippingCents: price.shippingCents },
         links: { self: `/api/orders/${record.id}` },
       };
@@ -230,25 +231,6 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
     const shipping = parseOr400(shippingSchema, await readJson(ctx));
     const view = await update(() => handle(record).executeUpdate(changeShippingUpdate, { args: [shipping] }));
     ctx.body = present(record, view);
-  });
-
-  /**
-   * Where the checkout sends the customer once paid. A stand-in until the web pages arrive: it
-   * confirms the order exists and says how to follow it, and shows nothing of the order itself
-   * (the address and status need the access token).
-   */
-  router.get('/orders/:id', async (ctx) => {
-    const record = await deps.orders.get(ctx.params.id!);
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
-    ctx.status = record ? 200 : 404;
-    const body = record
-      ? `<h1>Thank you!</h1><p>Your payment for order <code>${record.id}</code> is being confirmed; then your stickers are printed and shipped.</p>
-<p>Follow the order with its access token: <code>GET /api/orders/${record.id}</code> with <code>Authorization: Bearer &lt;accessToken&gt;</code>.</p>`
-      : '<h1>No such order</h1>';
-    ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Your order · stickerflow</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em}</style></head>
-<body>${body}</body></html>`;
   });
 
   /** Print files, for the printer to download; the unguessable order id in the path is the capability. */

@@ -2,17 +2,23 @@
  * The payment routes. `POST /webhooks/stripe` serves Stripe and the local provider alike: it
  * verifies the signature over the raw body, drops events seen before, checks the payment against
  * the order and hands it to the order's workflow as a signal (or, when that workflow has already
- * closed, refunds it at once). The local checkout page (`/checkout/:sessionId`) stands in for
- * Stripe's hosted one when the local provider is configured.
+ * closed, refunds it at once through the provider the order was paid with).
+ * `GET /orders/:id/paid` is where the checkout sends the customer back: when the session has been
+ * paid it hands the payment over the same way, so the order moves on even if the webhook is late
+ * (the workflow keeps one payment per payment intent, so both arriving is harmless). The local
+ * checkout page (`/checkout/:sessionId`) stands in for Stripe's hosted one when the local
+ * provider is configured.
  */
 import Router from '@koa/router';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Stripe from 'stripe';
 import type { Logger } from '../logger.js';
-import type { OrderRepository, WebhookEvents } from '../orders/repository.js';
+import type { OrderRecord, OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { DeliveryFailed, type LocalPayments } from '../payments/local.js';
-import { WebhookRejected, type PaymentProvider } from '../payments/port.js';
+import { WebhookRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
 import { paymentReceivedFrom, verifyEvent } from '../payments/stripe-events.js';
 import { orderWorkflowId, paymentReceivedSignal, type OrderView } from '../workflows/sticker-order/api.js';
 import {
@@ -27,27 +33,99 @@ import {
 import { readForm, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
 
-export interface StripeWebhookDeps {
-  /** Refunds a payment whose order's workflow has closed. */
-  provider: PaymentProvider;
+/** The configured payment providers by id (an order names the one it was paid through). */
+export type PaymentProviders = ReadonlyMap<PaymentProvider['id'], PaymentProvider>;
+
+export interface PaymentRoutesDeps {
+  /** The providers by id: a late payment is refunded through the one its order used. */
+  providers: PaymentProviders;
   orders: OrderRepository;
   events: WebhookEvents;
   temporal: Client;
   webhookSecret: string;
   logger?: Logger;
+  /** How long the customer's return waits for the provider and the hand-over before moving on (default 8 s). */
+  returnWaitMs?: number;
 }
 
 /** Stripe's (or the local provider's) event source name in `webhook_events`. */
 const SOURCE = 'stripe';
 
-export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
+/** Paid with a delayed method that then failed: nothing to fulfil, the order waits for its deadline. */
+const ASYNC_PAYMENT_FAILED = 'checkout.session.async_payment_failed';
+
+/** What handing a payment to its order came to. */
+export type HandOver = 'signalled' | 'already_taken' | 'refunded';
+
+/** Webhook and customer return alike: the payment's order and its provider. */
+function orderLookups(deps: PaymentRoutesDeps) {
+  return {
+    providerOf(order: OrderRecord): PaymentProvider {
+      const provider = deps.providers.get(order.paymentProvider as PaymentProvider['id']);
+      if (!provider) throw new Error(`order ${order.id} was paid through "${order.paymentProvider}", which is not configured`);
+      return provider;
+    },
+    /** Why the payment cannot be this order's, or undefined when it matches. */
+    mismatch(order: OrderRecord, payment: PaymentReceived): string | undefined {
+      if (payment.amountCents === order.amountCents && payment.currency === order.currency.toLowerCase()) return undefined;
+      return `the payment is ${payment.amountCents} ${payment.currency}, the order ${order.amountCents} ${order.currency}`;
+    },
+  };
+}
+
+/**
+ * Hands a payment that matches its order to the order's workflow. If the workflow has closed, it
+ * reads how it ended: closed with this very payment (a redelivery after fulfilment), nothing to
+ * do; closed without it (payment deadline, cancel), the money goes back through the order's own
+ * provider under the order's refund key, which the workflow uses too, so it is refunded once.
+ * Throws when the order's state cannot be read: the caller retries (the provider redelivers).
+ */
+export async function handOverPayment(deps: PaymentRoutesDeps, order: OrderRecord, payment: PaymentReceived): Promise<HandOver> {
+  const handle = deps.temporal.workflow.getHandle(orderWorkflowId(order.id));
+  try {
+    await handle.signal(paymentReceivedSignal, payment);
+    return 'signalled';
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  const closed = await closedOrderView(handle);
+  if (closed?.payment?.paymentIntentId === payment.paymentIntentId) return 'already_taken';
+  const refund = await orderLookups(deps).providerOf(order).refund({
+    paymentIntentId: payment.paymentIntentId,
+    amountCents: payment.amountCents,
+    idempotencyKey: `refund:order:${order.id}`,
+    reason: 'paid after the order closed',
+  });
+  deps.logger?.warn('payment arrived after its order closed: refunded', {
+    orderId: order.id,
+    eventId: payment.eventId,
+    provider: order.paymentProvider,
+    refundId: refund.refundId,
+  });
+  return 'refunded';
+}
+
+/** `POST /webhooks/stripe` and `GET /orders/:id/paid`, both ending in `handOverPayment`. */
+export function paymentRoutes(deps: PaymentRoutesDeps): Router {
   const router = new Router();
+  const { mismatch, providerOf } = orderLookups(deps);
 
   router.post('/webhooks/stripe', async (ctx) => {
     const raw = await readRawBody(ctx);
     const event = badRequestOn('invalid_signature', () => verifyEvent(raw, ctx.get('stripe-signature') || undefined, deps.webhookSecret));
     if (await deps.events.seen(SOURCE, event.id)) {
       ctx.body = { received: true, duplicate: true };
+      return;
+    }
+    if (event.type === ASYNC_PAYMENT_FAILED) {
+      const session = event.data.object as Partial<Stripe.Checkout.Session>;
+      deps.logger?.warn('a delayed payment failed: the order waits for another payment until its deadline', {
+        orderId: session.client_reference_id ?? session.metadata?.orderId,
+        sessionId: session.id,
+        eventId: event.id,
+      });
+      await deps.events.record(SOURCE, event.id);
+      ctx.body = { received: true };
       return;
     }
     const payment = badRequestOn('invalid_event', () => paymentReceivedFrom(event));
@@ -57,42 +135,45 @@ export function stripeWebhookRoutes(deps: StripeWebhookDeps): Router {
     }
     const order = await deps.orders.get(payment.orderId);
     if (!order) throw new HttpError(404, 'order_not_found', `no order ${payment.orderId}`);
-    if (payment.amountCents !== order.amountCents || payment.currency !== order.currency.toLowerCase()) {
-      deps.logger?.error('payment does not match its order', {
-        orderId: order.id,
-        eventId: event.id,
-        paid: `${payment.amountCents} ${payment.currency}`,
-        due: `${order.amountCents} ${order.currency}`,
-      });
-      throw new HttpError(400, 'amount_mismatch', `the payment is ${payment.amountCents} ${payment.currency}, the order ${order.amountCents} ${order.currency}`);
+    const problem = mismatch(order, payment);
+    if (problem) {
+      deps.logger?.error('payment does not match its order', { orderId: order.id, eventId: event.id, problem });
+      throw new HttpError(400, 'amount_mismatch', problem);
     }
-    let refunded = false;
-    const handle = deps.temporal.workflow.getHandle(orderWorkflowId(order.id));
-    try {
-      await handle.signal(paymentReceivedSignal, payment);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      // The order has closed. If it closed with this very payment (a redelivery after it was
-      // fulfilled), there is nothing to do; if it gave up before the money arrived (payment
-      // deadline, cancel), give the money back. The workflow refunds with the same key, so a
-      // refund happens once. When its status cannot be read, answer 500: the provider retries.
-      const closed = await closedOrderView(handle);
-      if (closed?.payment?.paymentIntentId === payment.paymentIntentId) {
-        await deps.events.record(SOURCE, event.id);
-        ctx.body = { received: true };
+    const outcome = await handOverPayment(deps, order, payment);
+    await deps.events.record(SOURCE, event.id);
+    ctx.body = outcome === 'refunded' ? { received: true, refunded: true } : { received: true };
+  });
+
+  /**
+   * The customer's return from the checkout (`successUrl`). Whatever happens it answers 303 to
+   * the order's page, reveals nothing and never fails the customer: problems are logged.
+   */
+  router.get('/orders/:id/paid', async (ctx) => {
+    const orderId = ctx.params.id!;
+    const sessionId = typeof ctx.query.session_id === 'string' ? ctx.query.session_id : undefined;
+    const fulfil = async () => {
+      const order = await deps.orders.get(orderId);
+      if (!order || !sessionId || order.checkoutSessionId !== sessionId) {
+        deps.logger?.info('checkout return ignored: no such order, or not its session', { orderId: orderId.slice(0, 64) });
         return;
       }
-      const refund = await deps.provider.refund({
-        paymentIntentId: payment.paymentIntentId,
-        amountCents: payment.amountCents,
-        idempotencyKey: `refund:order:${order.id}`,
-        reason: 'paid after the order closed',
-      });
-      deps.logger?.warn('payment arrived after its order closed: refunded', { orderId: order.id, eventId: event.id, refundId: refund.refundId });
-      refunded = true;
-    }
-    await deps.events.record(SOURCE, event.id);
-    ctx.body = refunded ? { received: true, refunded: true } : { received: true };
+      const payment = await providerOf(order).paidCheckout(sessionId);
+      if (!payment) return; // not paid (yet): the webhook fulfils it when it is
+      const problem = payment.orderId === order.id ? mismatch(order, payment) : `the session is order ${payment.orderId}'s`;
+      if (problem) {
+        deps.logger?.error('paid session does not match its order', { orderId: order.id, sessionId, problem });
+        return;
+      }
+      await handOverPayment(deps, order, payment);
+    };
+    const work = fulfil().catch((err: unknown) =>
+      deps.logger?.warn('checkout return: could not confirm the payment now (the webhook will)', { orderId, error: String(err) }),
+    );
+    await Promise.race([work, sleep(deps.returnWaitMs ?? 8000, undefined, { ref: false })]);
+    ctx.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+    ctx.status = 303;
+    ctx.redirect(`/orders/${encodeURIComponent(orderId)}`);
   });
 
   return router;

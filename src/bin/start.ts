@@ -63,7 +63,7 @@ async function main() {
     say(`  Database:     ${services.db.kind === 'pglite' ? `embedded PGlite in ${config.dataDir}/pglite` : 'PostgreSQL'}`);
     say(`  Storage:      ${config.storage.driver === 'local' ? config.storage.root : `s3://${config.storage.bucket}`}`);
     say(`  Models:       ${config.models.backend === 'fal' ? 'fal.ai (FAL_KEY), moderation and analysis on this CPU' : 'local, on this CPU'}`);
-    say(`  Payments:     local checkout pages (Stripe-signed events to /webhooks/stripe)`);
+    say(`  Payments:     ${describePayments(config)}`);
     say(`  Printer:      ${describePrinter(config)}`);
     say('Press Ctrl-C to stop.');
   } catch (err) {
@@ -81,6 +81,14 @@ function describePrinter(config: Config): string {
   if (printer.id !== 'sim') return printer.id === 'printful' ? 'Printful (v2 API)' : 'Prodigi (v4 API)';
   const step = `a step every ${printer.sim.stepSeconds} s`;
   return printer.sim.url ? `simulator at ${printer.sim.url} (${step})` : `simulator at ${http.publicUrl}/printer-sim (${step})`;
+}
+
+/** The payment provider, never its key. */
+function describePayments(config: Config): string {
+  const { payments, http } = config;
+  if (payments.provider === 'local') return 'local checkout pages (Stripe-signed events to /webhooks/stripe)';
+  const where = payments.stripe?.apiUrl ? ` at ${payments.stripe.apiUrl}` : '';
+  return `Stripe Checkout${where} (webhooks to ${http.publicUrl}/webhooks/stripe)`;
 }
 
 void main();

@@ -12,6 +12,7 @@ import {
   type CheckoutRequest,
   type CheckoutSession,
   type PaymentProvider,
+  type PaymentReceived,
   type RefundRequest,
   type RefundResult,
 } from './port.js';
@@ -102,7 +103,8 @@ export class LocalPayments implements PaymentProvider {
     }
     if (!/^[A-Za-z]{3}$/.test(req.currency)) throw new PaymentRejected(`currency must be an ISO 4217 code, got ${req.currency}`);
     const currency = req.currency.toLowerCase();
-    const expiresAt = new Date(this.now().getTime() + (this.options.sessionMinutes ?? 24 * 60) * 60_000);
+    const expiresAt = req.expiresAt ? new Date(req.expiresAt) : new Date(this.now().getTime() + (this.options.sessionMinutes ?? 24 * 60) * 60_000);
+    if (Number.isNaN(expiresAt.getTime())) throw new PaymentRejected(`expiresAt must be an ISO 8601 time, got ${req.expiresAt}`);
     const [created] = await this.db.query<SessionRow>(
       `INSERT INTO local_payment_sessions
          (id, order_id, amount_cents, currency, description, email, success_url, cancel_url, status, expires_at)
@@ -153,6 +155,24 @@ export class LocalPayments implements PaymentProvider {
       if (winner) return winner;
       throw err;
     }
+  }
+
+  async paidCheckout(sessionId: string): Promise<PaymentReceived | undefined> {
+    const [row] = LOCAL_SESSION_ID.test(sessionId)
+      ? await this.db.query<SessionRow>('SELECT * FROM local_payment_sessions WHERE id = $1', [sessionId])
+      : [];
+    if (!row) throw new PaymentRejected(`no checkout session ${sessionId}`);
+    if (row.status !== 'complete') return undefined;
+    return {
+      eventId: `checkout:${row.id}`,
+      orderId: row.order_id,
+      sessionId: row.id,
+      paymentIntentId: row.payment_intent_id!,
+      amountCents: row.amount_cents,
+      currency: row.currency,
+      // Whole seconds, as in the event the checkout page delivers (Stripe's `created`).
+      paidAt: new Date(Math.floor(new Date(row.completed_at!).getTime() / 1000) * 1000).toISOString(),
+    };
   }
 
   /** The session behind a checkout page, or undefined when there is none. */

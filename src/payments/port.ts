@@ -1,7 +1,8 @@
 /**
  * The payment port: checkout, refunds and the payment webhook, the same for Stripe and for the
  * embedded local provider. Both deliver Stripe-signed `checkout.session.completed` events to
- * `POST /webhooks/stripe`, so one code path serves both.
+ * `POST /webhooks/stripe`, so one code path serves both; both also answer whether a session has
+ * been paid, for the customer's return from the checkout page (which may come before the event).
  */
 
 export interface CheckoutRequest {
@@ -15,6 +16,11 @@ export interface CheckoutRequest {
   /** Where the customer goes after paying, and after giving up. */
   successUrl: string;
   cancelUrl: string;
+  /**
+   * ISO 8601: when the session stops taking payments (Stripe: 30 minutes to 24 hours ahead).
+   * Unset: the provider's default (24 hours). Part of the request, so a retry asks the same.
+   */
+  expiresAt?: string;
 }
 
 export interface CheckoutSession {
@@ -25,9 +31,12 @@ export interface CheckoutSession {
   expiresAt: string;
 }
 
-/** A completed payment, from a verified `checkout.session.completed` event. */
+/**
+ * A completed payment, from a verified `checkout.session.completed` (or
+ * `checkout.session.async_payment_succeeded`) event, or read from the paid session itself.
+ */
 export interface PaymentReceived {
-  /** The webhook event's id: deduplicates deliveries. */
+  /** The webhook event's id: deduplicates deliveries. `checkout:<sessionId>` when read from the session. */
   eventId: string;
   orderId: string;
   sessionId: string;
@@ -73,6 +82,13 @@ export interface PaymentProvider {
    * is PaymentRejected.
    */
   refund(req: RefundRequest): Promise<RefundResult>;
+  /**
+   * The session's payment if it has been paid, else undefined: how the customer's return from
+   * the checkout page fulfils the order when the webhook is late. The same session always gives
+   * the same `eventId` (`checkout:<sessionId>`) and payment intent, so handing it over as well as
+   * the webhook's is harmless. An unknown session is PaymentRejected.
+   */
+  paidCheckout(sessionId: string): Promise<PaymentReceived | undefined>;
 }
 
 /** The webhook's signature, timestamp or body is not acceptable: answer 400, change nothing. */

@@ -5,7 +5,7 @@ import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore } from './port.js';
+import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore, type ByteRange } from './port.js';
 
 export class LocalBlobStore implements BlobStore {
   readonly kind = 'local';
@@ -32,9 +32,9 @@ export class LocalBlobStore implements BlobStore {
     return { key, bytes: size, contentType: opts.contentType ?? contentTypeFor(key) };
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, opts: { range?: ByteRange } = {}): Promise<Readable> {
     const file = this.file(key);
-    const stream = createReadStream(file);
+    const stream = createReadStream(file, opts.range && { start: opts.range.start, end: opts.range.end });
     // Surface "absent" as a rejection rather than a stream error after the caller has moved on.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());

@@ -11,6 +11,12 @@ export interface BlobInfo {
   contentType?: string;
 }
 
+/** Bytes `start` to `end` of a blob, both included (as in HTTP's Range header). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface BlobStore {
   readonly kind: string;
   /**
@@ -18,8 +24,11 @@ export interface BlobStore {
    * reader never sees a partial blob. Idempotent: writing the same bytes again is harmless.
    */
   put(key: string, body: Readable, opts?: { contentType?: string }): Promise<BlobInfo>;
-  /** A stream of the blob; rejects with BlobNotFoundError when absent. */
-  get(key: string): Promise<Readable>;
+  /**
+   * A stream of the blob, or of bytes `range.start` to `range.end` of it (inclusive; the caller
+   * keeps the range inside the blob, as told by `stat`). Rejects with BlobNotFoundError when absent.
+   */
+  get(key: string, opts?: { range?: ByteRange }): Promise<Readable>;
   /**
    * Writes the blob to a local file, for tools that read files (ffmpeg): a file-system copy on
    * local storage, a streamed download on S3. Rejects with BlobNotFoundError when absent.

@@ -13,7 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore } from './port.js';
+import { assertBlobKey, BlobNotFoundError, contentTypeFor, type BlobInfo, type BlobStore, type ByteRange } from './port.js';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -64,10 +64,11 @@ export class S3BlobStore implements BlobStore {
     return { key, bytes, contentType };
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, opts: { range?: ByteRange } = {}): Promise<Readable> {
     assertBlobKey(key);
+    const range = opts.range && `bytes=${opts.range.start}-${opts.range.end}`;
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
       return res.Body as Readable;
     } catch (err) {
       if (isNotFound(err)) throw new BlobNotFoundError(key);

@@ -1,9 +1,15 @@
 /**
  * The local payment provider's hosted checkout pages (pay, paid, expired, failed delivery):
- * self-contained HTML, every value escaped. Served by `checkoutPageRoutes` in api/payments.ts.
+ * self-contained HTML in the shop's look (layout.ts), every value escaped. Served by
+ * `checkoutPageRoutes` in api/payments.ts.
  */
 import type { Context } from 'koa';
+import { formatAmount } from '../orders/catalog.js';
 import type { LocalCheckoutSession } from '../payments/local.js';
+import { staticAssets } from './assets.js';
+import { escapeHtml, renderPage, safeHref } from './layout.js';
+
+export { formatAmount };
 
 export function sendPage(ctx: Context, status: number, html: string) {
   ctx.status = status;
@@ -12,54 +18,27 @@ export function sendPage(ctx: Context, status: number, html: string) {
     'cache-control': 'no-store',
     // The session id in the URL is the key to the page: never leak it to another site.
     'referrer-policy': 'no-referrer',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
+    'content-security-policy': `default-src 'none'; style-src ${staticAssets().stylesheet.inlineSource}; base-uri 'none'; frame-ancestors 'none'`,
     'x-content-type-options': 'nosniff',
   });
   ctx.body = html;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** Only http(s) links are rendered as links. */
-const safeHref = (url: string) => (/^https?:\/\//i.test(url) ? escapeHtml(url) : '#');
-
-/** Minor units to a price, with the currency's own number of decimals (none for JPY). */
-export function formatAmount(amountMinor: number, currency: string): string {
-  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(amountMinor / 10 ** digits);
-}
-
-const STYLE = `
-  *{box-sizing:border-box}
-  body{margin:0;min-height:100vh;display:grid;place-items:center;background:#f4f1ec;color:#1f2328;
-    font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;padding:24px}
-  main{width:100%;max-width:420px;background:#fff;border-radius:16px;box-shadow:0 8px 30px rgba(0,0,0,.08);padding:32px}
-  .brand{display:flex;justify-content:space-between;align-items:center;font-weight:700;margin-bottom:24px}
-  .badge{font-size:12px;font-weight:600;background:#fff4d6;color:#8a5a00;border-radius:999px;padding:2px 10px}
-  h1{font-size:20px;margin:0 0 8px}
-  .amount{font-size:36px;font-weight:700;margin:8px 0 4px}
-  .muted{color:#656d76;font-size:14px}
-  form{margin:24px 0 12px}
-  button{width:100%;border:0;border-radius:10px;padding:14px;font:inherit;font-weight:600;color:#fff;background:#5b4bdb;cursor:pointer}
-  button:hover{background:#4a3bc8}
-  a{color:#5b4bdb}
-  .center{text-align:center}
-  .note{margin-top:24px;font-size:12px;color:#8c959f}`;
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="robots" content="noindex"><title>${escapeHtml(title)} · stickerflow</title><style>${STYLE}</style></head>
-<body><main><div class="brand"><span>stickerflow</span><span class="badge">Test payment</span></div>
-${body}
-<p class="note">Local payment provider: no card is charged and no money moves.</p></main></body></html>`;
-}
+/** The shop's shell, self-contained: this page's CSP allows exactly the shared stylesheet inline. */
+const page = (title: string, body: string) =>
+  renderPage({
+    title,
+    main: `<div class="card">${body}
+<p class="hint">Local payment provider: no card is charged and no money moves.</p></div>`,
+    badge: 'Test payment',
+    narrow: true,
+    selfContained: true,
+    noindex: true,
+  });
 
 const payForm = (s: LocalCheckoutSession, token: string, label: string) =>
   `<form method="post" action="/checkout/${escapeHtml(s.sessionId)}">
-<input type="hidden" name="token" value="${escapeHtml(token)}"><button type="submit">${escapeHtml(label)}</button></form>`;
+<input type="hidden" name="token" value="${escapeHtml(token)}"><button type="submit" class="wide">${escapeHtml(label)}</button></form>`;
 
 const summary = (s: LocalCheckoutSession) =>
   `<h1>${escapeHtml(s.description)}</h1>

@@ -1,9 +1,12 @@
 /**
- * The local checkout page and the Stripe webhook route over real HTTP, with PGlite and a real
- * Temporal server (time-skipping, no worker: order workflows are started, never run, and the
- * signals they receive are read from their histories). Paying delivers a Stripe-signed event to
- * the app's own webhook route, which must turn it into exactly one signal, or a refund when the
- * order's workflow has closed; anything forged or stale changes nothing.
+ * The local checkout page, the Stripe webhook route and the customer's return from the checkout
+ * (`GET /orders/:id/paid`) over real HTTP, with PGlite and a real Temporal server (time-skipping,
+ * no worker: order workflows are started, never run, and the signals they receive are read from
+ * their histories; one test runs the real order workflow on a worker with scripted activities).
+ * Paying delivers a Stripe-signed event to the app's own webhook route, which must turn it into
+ * exactly one signal, or a refund when the order's workflow has closed; anything forged or stale
+ * changes nothing. Orders paid through Stripe use the real Stripe adapter against stripe-mock
+ * (through the recording proxy; answers it substitutes are named in each test).
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -11,34 +14,50 @@ import { Worker } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AnimationRepository } from '../../src/animations/repository.js';
 import { createApp } from '../../src/api/app.js';
-import { checkoutPageRoutes, stripeWebhookRoutes } from '../../src/api/payments.js';
+import { checkoutPageRoutes, paymentRoutes } from '../../src/api/payments.js';
 import { openPGlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/logger.js';
 import { OrderRepository, WebhookEvents } from '../../src/orders/repository.js';
 import { LocalPayments } from '../../src/payments/local.js';
-import type { PaymentReceived } from '../../src/payments/port.js';
+import type { PaymentProvider, PaymentReceived } from '../../src/payments/port.js';
+import { StripePayments } from '../../src/payments/stripe.js';
 import { checkoutCompletedEvent, signPayload, type CheckoutCompletedEvent } from '../../src/payments/stripe-events.js';
-import { orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../../src/workflows/sticker-order/api.js';
+import { orderStatusQuery, orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE, type OrderView } from '../../src/workflows/sticker-order/api.js';
+import { OrderWorld, orderInput } from '../support/orders.js';
+import { startStripeMock, type Running } from '../support/processes.js';
+import { stripeError, stripeProxy, type StripeProxy } from '../support/stripe-proxy.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 
 const SECRET = 'whsec_api_test_0123456789abcdef';
+const STRIPE_KEY = 'sk_test_51PaymentsApiTest0123456789';
 const TASK_QUEUE = 'payments-test-no-worker';
+const orderWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 let env: TestWorkflowEnvironment;
 let db: Database;
 let server: Server;
 let base: string;
 let orders: OrderRepository;
 let payments: LocalPayments;
+let stripeMock: Running;
+let stripeApi: StripeProxy;
+let stripe: StripePayments;
+/** Sessions the return route asked the local provider about. */
+const localPaidChecks: string[] = [];
+/** What the app logged (info and up). */
+const logged: string[] = [];
 /** Event bodies the checkout page sent; set `failDeliveries` to make them fail like a network error. */
 const delivered: string[] = [];
 let failDeliveries = false;
 
 beforeAll(async () => {
-  [env, db] = await Promise.all([timeSkippingEnv(), openPGlite()]);
+  [env, db, stripeMock] = await Promise.all([timeSkippingEnv(), openPGlite(), startStripeMock(inject('toolCacheDir'), () => undefined)]);
+  stripeApi = await stripeProxy(stripeMock.url);
+  stripe = new StripePayments({ secretKey: STRIPE_KEY, apiUrl: stripeApi.url, maxNetworkRetries: 0 });
   await migrate(db);
   server = createServer();
   server.listen(0, '127.0.0.1');
@@ -55,11 +74,30 @@ beforeAll(async () => {
       return fetch(url, init);
     },
   });
+  // The local provider as the routes see it, noting which sessions they ask about.
+  const local: PaymentProvider = {
+    id: 'local',
+    createCheckout: (r) => payments.createCheckout(r),
+    expireCheckout: (id) => payments.expireCheckout(id),
+    refund: (r) => payments.refund(r),
+    paidCheckout: (id) => (localPaidChecks.push(id), payments.paidCheckout(id)),
+  };
+  const logger = createLogger('info', (line) => logged.push(line));
   const app = createApp({
-    logger: createLogger('error'),
+    logger,
     probes: [],
     routers: [
-      stripeWebhookRoutes({ provider: payments, orders, events: new WebhookEvents(db), temporal: env.client, webhookSecret: SECRET }),
+      paymentRoutes({
+        providers: new Map<PaymentProvider['id'], PaymentProvider>([
+          ['local', local],
+          ['stripe', stripe],
+        ]),
+        orders,
+        events: new WebhookEvents(db),
+        temporal: env.client,
+        webhookSecret: SECRET,
+        logger,
+      }),
       checkoutPageRoutes({ payments, webhookSecret: SECRET }),
     ],
   });
@@ -69,6 +107,8 @@ afterAll(async () => {
   await new Promise((r) => server?.close(r));
   await env?.teardown();
   await db?.close();
+  await stripeApi?.close();
+  await stripeMock?.stop();
 });
 
 interface TestOrder {
@@ -77,14 +117,18 @@ interface TestOrder {
   url: string;
 }
 
-/** An order with its checkout session and its (never running) workflow. */
-async function newOrder(opts: { amountCents?: number; description?: string } = {}): Promise<TestOrder> {
+/**
+ * An order with its checkout session (the local provider's, or Stripe's through stripe-mock) and,
+ * unless `start` is false, its (never running) workflow.
+ */
+async function newOrder(opts: { amountCents?: number; description?: string; provider?: 'local' | 'stripe'; start?: boolean } = {}): Promise<TestOrder> {
   const customerId = `cus_${randomUUID()}`;
   await db.query('INSERT INTO customers (id) VALUES ($1)', [customerId]);
   const { record: animation } = await new AnimationRepository(db).create(customerId);
   const amountCents = opts.amountCents ?? 2199;
-  const { record } = await orders.create({ animationId: animation.id, email: 'buyer@example.com', printerId: 'sim', paymentProvider: 'local', amountCents, currency: 'usd' });
-  const session = await payments.createCheckout({
+  const provider = opts.provider === 'stripe' ? stripe : payments;
+  const { record } = await orders.create({ animationId: animation.id, email: 'buyer@example.com', printerId: 'sim', paymentProvider: provider.id, amountCents, currency: 'usd' });
+  const session = await provider.createCheckout({
     orderId: record.id,
     amountCents,
     currency: 'usd',
@@ -94,7 +138,9 @@ async function newOrder(opts: { amountCents?: number; description?: string } = {
     cancelUrl: `${base}/orders/${record.id}`,
   });
   await orders.setCheckoutSession(record.id, session.sessionId);
-  await env.client.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, { workflowId: orderWorkflowId(record.id), taskQueue: TASK_QUEUE, args: [{ orderId: record.id }] });
+  if (opts.start !== false) {
+    await env.client.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, { workflowId: orderWorkflowId(record.id), taskQueue: TASK_QUEUE, args: [{ orderId: record.id }] });
+  }
   return { orderId: record.id, sessionId: session.sessionId, url: session.url };
 }
 
@@ -343,5 +389,242 @@ describe('POST /webhooks/stripe', () => {
     expect(await again.json()).toEqual({ received: true, refunded: true });
     expect(await refunds(order.orderId)).toHaveLength(1);
     expect(await signals(order.orderId)).toHaveLength(0);
+  });
+});
+
+/** A paid `checkout.session.completed` event of a Stripe order, as Stripe would send it. */
+function stripePaidEvent(order: TestOrder, over: { amountCents?: number } = {}) {
+  const now = new Date();
+  return checkoutCompletedEvent({
+    sessionId: order.sessionId,
+    orderId: order.orderId,
+    paymentIntentId: `pi_test_${randomUUID().replaceAll('-', '')}`,
+    eventId: `evt_test_${randomUUID().replaceAll('-', '')}`,
+    amountCents: over.amountCents ?? 2199,
+    currency: 'usd',
+    email: 'buyer@example.com',
+    successUrl: `${base}/orders/${order.orderId}/paid?session_id={CHECKOUT_SESSION_ID}`,
+    cancelUrl: `${base}/animations/an_x`,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + 86_400_000),
+    completedAt: now,
+  });
+}
+
+/** stripe-mock's own session fixture, made complete and paid for the order (the answer a test substitutes). */
+async function paidStripeSession(order: TestOrder, paymentIntentId: string, amountTotal = 2199) {
+  const fixture = (await (await fetch(`${stripeMock.url}/v1/checkout/sessions/${order.sessionId}`, { headers: { authorization: `Bearer ${STRIPE_KEY}` } })).json()) as object;
+  return {
+    status: 200,
+    body: {
+      ...fixture,
+      id: order.sessionId,
+      status: 'complete',
+      payment_status: 'paid',
+      client_reference_id: order.orderId,
+      metadata: { orderId: order.orderId },
+      amount_total: amountTotal,
+      currency: 'usd',
+      payment_intent: paymentIntentId,
+    },
+  };
+}
+
+/** A paid payment intent of 21.99 (substituted: stripe-mock's are never paid). */
+async function paidIntent(paymentIntentId: string) {
+  const fixture = (await (await fetch(`${stripeMock.url}/v1/payment_intents/${paymentIntentId}`, { headers: { authorization: `Bearer ${STRIPE_KEY}` } })).json()) as object;
+  return { status: 200, body: { ...fixture, id: paymentIntentId, status: 'succeeded', amount: 2199, amount_received: 2199, currency: 'usd' } };
+}
+
+/** The customer coming back from the checkout page. */
+const returnFrom = (orderId: string, sessionId?: string) =>
+  fetch(`${base}/orders/${orderId}/paid${sessionId === undefined ? '' : `?session_id=${encodeURIComponent(sessionId)}`}`, { redirect: 'manual' });
+
+function expectSentToOrderPage(res: Response, orderId: string) {
+  expect(res.status).toBe(303);
+  expect(res.headers.get('location')).toBe(`/orders/${encodeURIComponent(orderId)}`);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+}
+
+describe('POST /webhooks/stripe: delayed payments and providers', () => {
+  it('a delayed payment that succeeds (async_payment_succeeded) is handed over like a completed checkout', async () => {
+    const order = await newOrder();
+    const event = await completedEvent(order);
+    const late = { ...event, id: `evt_${randomUUID()}`, type: 'checkout.session.async_payment_succeeded' };
+    expect(await (await postEvent(late)).json()).toEqual({ received: true });
+    expect(await signals(order.orderId)).toMatchObject([{ eventId: late.id, paymentIntentId: event.data.object.payment_intent, amountCents: 2199 }]);
+    expect(await (await postEvent(late)).json()).toEqual({ received: true, duplicate: true });
+    expect(await signals(order.orderId)).toHaveLength(1);
+  });
+
+  it('a delayed payment that failed (async_payment_failed) is acknowledged once and logged; no signal, the order keeps waiting', async () => {
+    const order = await newOrder();
+    const event = await completedEvent(order);
+    const failed = {
+      ...event,
+      id: `evt_${randomUUID()}`,
+      type: 'checkout.session.async_payment_failed',
+      data: { object: { ...event.data.object, payment_status: 'unpaid' } },
+    };
+    const res = await postEvent(failed);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true });
+    expect(await signals(order.orderId)).toHaveLength(0);
+    expect(logged.filter((l) => l.includes('WARN') && l.includes('delayed payment failed') && l.includes(order.orderId))).toHaveLength(1);
+    expect(await new WebhookEvents(db).seen('stripe', failed.id)).toBe(true);
+    expect(await (await postEvent(failed)).json()).toEqual({ received: true, duplicate: true });
+    expect(logged.filter((l) => l.includes('delayed payment failed') && l.includes(order.orderId))).toHaveLength(1);
+  });
+
+  it("refunds a late payment of a Stripe order through Stripe, the order's own provider; a Stripe outage answers 500 so Stripe redelivers", async () => {
+    const order = await newOrder({ provider: 'stripe' });
+    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('payment deadline passed');
+    const event = stripePaidEvent(order);
+    const intentId = event.data.object.payment_intent;
+    stripeApi.reset();
+    // substituted: GET payment intent → 500 (Stripe down), then GET payment intent → paid 21.99. The rest is stripe-mock's.
+    stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, stripeError(500, { type: 'api_error', message: 'An unknown error occurred' }));
+    const down = await postEvent(event);
+    expect(down.status).toBe(500);
+    expect(await new WebhookEvents(db).seen('stripe', event.id)).toBe(false);
+
+    stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, await paidIntent(intentId));
+    const res = await postEvent(event);
+    expect(await res.json()).toEqual({ received: true, refunded: true });
+    const refundPosts = stripeApi.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(refundPosts).toHaveLength(1);
+    expect(refundPosts[0]!.headers['idempotency-key']).toBe(`refund:order:${order.orderId}`);
+    expect(refundPosts[0]!.params.get('payment_intent')).toBe(intentId);
+    expect(refundPosts[0]!.params.get('amount')).toBe('2199');
+    expect(await refunds(order.orderId)).toHaveLength(0); // nothing went to the local provider
+    expect(stripeApi.reset()).toBe(0);
+  });
+});
+
+describe('GET /orders/:id/paid (the return from the checkout)', () => {
+  it('hands a paid local session over before any webhook; the webhook after it, and a second return, name the same payment', async () => {
+    const order = await newOrder();
+    const event = await completedEvent(order); // paid, event not delivered yet
+    const res = await returnFrom(order.orderId, order.sessionId);
+    expectSentToOrderPage(res, order.orderId);
+    expect(await res.text()).not.toContain(order.sessionId);
+    const [first] = await signals(order.orderId);
+    expect(first).toEqual({
+      eventId: `checkout:${order.sessionId}`,
+      orderId: order.orderId,
+      sessionId: order.sessionId,
+      paymentIntentId: event.data.object.payment_intent,
+      amountCents: 2199,
+      currency: 'usd',
+      paidAt: new Date(event.created * 1000).toISOString(),
+    });
+    expect(await (await postEvent(event)).json()).toEqual({ received: true });
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    const all = await signals(order.orderId);
+    expect(all).toHaveLength(3);
+    expect(new Set(all.map((s) => s.paymentIntentId))).toEqual(new Set([event.data.object.payment_intent]));
+  });
+
+  it('with the real order workflow: the return and the webhook together make one payment, and nothing is refunded', async () => {
+    const order = await newOrder({ start: false });
+    const world = new OrderWorld();
+    const taskQueue = `order-${randomUUID()}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await bundle(orderWorkflowsPath),
+      activities: world.activities(),
+    });
+    const view = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: orderWorkflowId(order.orderId),
+        args: [orderInput(order.orderId, { payment: { provider: 'local', sessionId: order.sessionId, amountCents: 2199, currency: 'usd' } })],
+      });
+      const event = await completedEvent(order);
+      expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+      expect(await (await postEvent(event)).json()).toEqual({ received: true });
+      let v: OrderView = await handle.query(orderStatusQuery);
+      for (let i = 0; i < 200 && v.status !== 'submitted'; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        v = await handle.query(orderStatusQuery);
+      }
+      await handle.terminate('test over');
+      return { ...v, intent: event.data.object.payment_intent };
+    });
+    expect(view.status).toBe('submitted');
+    expect(view.timeline.filter((t) => t.status === 'paid')).toHaveLength(1);
+    expect(view.payment).toMatchObject({ paymentIntentId: view.intent, amountCents: 2199 });
+    expect(world.payments.refundCalls).toEqual([]);
+    expect(world.calls.filter((c) => c === 'submitPrintOrder')).toHaveLength(1);
+  });
+
+  it('an unpaid session: 303 to the order page, nothing handed over', async () => {
+    const order = await newOrder();
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    expect(localPaidChecks).toContain(order.sessionId);
+    expect(await signals(order.orderId)).toHaveLength(0);
+  });
+
+  it("a session id that is not the order's (or none): 303 and nothing done, the provider not even asked", async () => {
+    const order = await newOrder();
+    const other = await newOrder();
+    await completedEvent(other); // the other order is paid: its session must not pay for this one
+    const before = localPaidChecks.length;
+    for (const sessionId of [other.sessionId, undefined, '', `cs_local_${'x'.repeat(32)}`]) {
+      expectSentToOrderPage(await returnFrom(order.orderId, sessionId), order.orderId);
+    }
+    expect(localPaidChecks.length).toBe(before);
+    expect(await signals(order.orderId)).toHaveLength(0);
+    expect(await signals(other.orderId)).toHaveLength(0);
+  });
+
+  it('an unknown order: 303 to its (not found) page, nothing revealed', async () => {
+    const unknown = 'or_' + 'U'.repeat(22);
+    const res = await returnFrom(unknown, `cs_local_${'y'.repeat(32)}`);
+    expectSentToOrderPage(res, unknown);
+    const odd = await returnFrom('%2F%2Fevil.example', 'cs_x');
+    expect(odd.status).toBe(303);
+    expect(odd.headers.get('location')).toBe('/orders/%2F%2Fevil.example');
+  });
+
+  it('a paid Stripe session is read from Stripe and handed over; with Stripe down the customer still gets the order page', async () => {
+    const order = await newOrder({ provider: 'stripe' });
+    stripeApi.reset();
+    // substituted: GET session → complete and paid for this order (stripe-mock's own are open and unpaid).
+    stripeApi.substitute(`GET /v1/checkout/sessions/${order.sessionId}`, await paidStripeSession(order, 'pi_test_returned'));
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    expect(stripeApi.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /v1/checkout/sessions/${order.sessionId}`]);
+    expect(await signals(order.orderId)).toMatchObject([{ eventId: `checkout:${order.sessionId}`, paymentIntentId: 'pi_test_returned', amountCents: 2199 }]);
+
+    const other = await newOrder({ provider: 'stripe' });
+    // substituted: GET session → 500.
+    stripeApi.substitute(`GET /v1/checkout/sessions/${other.sessionId}`, stripeError(500, { type: 'api_error', message: 'An unknown error occurred' }));
+    expectSentToOrderPage(await returnFrom(other.orderId, other.sessionId), other.orderId);
+    expect(await signals(other.orderId)).toHaveLength(0);
+    expect(logged.some((l) => l.includes('could not confirm the payment') && l.includes(other.orderId))).toBe(true);
+    expect(logged.join('')).not.toContain(STRIPE_KEY);
+    expect(stripeApi.reset()).toBe(0);
+  });
+
+  it('a paid session for another amount than the order: 303, not handed over, logged', async () => {
+    const order = await newOrder({ provider: 'stripe' });
+    stripeApi.reset();
+    // substituted: GET session → complete and paid, for 1.00 instead of 21.99.
+    stripeApi.substitute(`GET /v1/checkout/sessions/${order.sessionId}`, await paidStripeSession(order, 'pi_test_cheap', 100));
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    expect(await signals(order.orderId)).toHaveLength(0);
+    expect(logged.some((l) => l.includes('ERROR') && l.includes('does not match its order') && l.includes(order.orderId))).toBe(true);
+    expect(stripeApi.reset()).toBe(0);
+  });
+
+  it("a return after the order closed unpaid refunds the payment through the order's provider, once", async () => {
+    const order = await newOrder();
+    await completedEvent(order);
+    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('payment deadline passed');
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    expect(await refunds(order.orderId)).toMatchObject([{ idempotency_key: `refund:order:${order.orderId}` }]);
   });
 });

@@ -1,4 +1,4 @@
-/** Starting and stopping the real servers the tests need (PostgreSQL, an S3-compatible server). */
+/** Starting and stopping the real servers the tests need (PostgreSQL, an S3-compatible server, stripe-mock). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir } from 'node:fs/promises';
 import net from 'node:net';
@@ -112,6 +112,26 @@ export async function startS3Server(cacheDir: string, log: Log): Promise<Running
     { stdio: 'ignore' },
   );
   await waitForPort(port, child, 'versitygw');
+  return { url: `http://127.0.0.1:${port}`, stop: stopper(child) };
+}
+
+/**
+ * Stripe's official API mock: stateless, answers every call of Stripe's OpenAPI spec with its
+ * fixtures (and validates the parameters against the spec); it sends no webhooks.
+ */
+export const STRIPE_MOCK = {
+  name: 'stripe-mock',
+  pkg: 'github.com/stripe/stripe-mock',
+  version: 'v0.203.0',
+  binary: 'stripe-mock',
+} as const;
+
+/** stripe-mock on a free loopback port (plain HTTP; its HTTPS listener on another free port). */
+export async function startStripeMock(cacheDir: string, log: Log): Promise<Running> {
+  const bin = await ensureGoTool(STRIPE_MOCK, cacheDir, log);
+  const [port, httpsPort] = [await freePort(), await freePort()];
+  const child = spawn(bin, ['-http-addr', `127.0.0.1:${port}`, '-https-addr', `127.0.0.1:${httpsPort}`], { stdio: 'ignore' });
+  await waitForPort(port, child, 'stripe-mock');
   return { url: `http://127.0.0.1:${port}`, stop: stopper(child) };
 }
 

@@ -81,6 +81,29 @@ describe('config', () => {
     expect(() => loadConfig({ MODEL_BACKEND: 'replicate' })).toThrow(/MODEL_BACKEND/);
   });
 
+  it('payments: local by default; Stripe needs both its secret key and its webhook secret', () => {
+    expect(loadConfig({}).payments).toEqual({ provider: 'local', webhookSecret: undefined, stripe: undefined });
+    const key = 'sk_test_51Config0123456789';
+    const secret = 'whsec_config_0123456789';
+    expect(
+      loadConfig({ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: key, STRIPE_WEBHOOK_SECRET: secret, STRIPE_API_URL: 'http://127.0.0.1:12111/' }).payments,
+    ).toEqual({ provider: 'stripe', webhookSecret: secret, stripe: { secretKey: key, apiUrl: 'http://127.0.0.1:12111' } });
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'stripe' })).toThrow(
+      /STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe[\s\S]*STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe/,
+    );
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: key })).toThrow(/STRIPE_WEBHOOK_SECRET: required/);
+    expect(() => loadConfig({ PAYMENT_PROVIDER: 'stripe', STRIPE_WEBHOOK_SECRET: secret })).toThrow(/STRIPE_SECRET_KEY: required/);
+    // The error names the problem, never the key it was given.
+    let message = '';
+    try {
+      loadConfig({ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: key, STRIPE_WEBHOOK_SECRET: 'not-a-whsec' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/STRIPE_WEBHOOK_SECRET: must start with whsec_/);
+    expect(message).not.toContain(key);
+  });
+
   it('task queues: one by default; AI and media apart when named; worker roles checked', () => {
     expect(loadConfig({}).temporal).toMatchObject({
       taskQueue: 'stickerflow',
