@@ -26,6 +26,8 @@ import { connectClient } from '../src/temporal/connection.js';
 import { callActivity } from '../test/support/activities.js';
 import { freePort } from '../test/support/processes.js';
 import { benchOrders } from './orders.js';
+import { localPipeline } from './pipeline.js';
+import { benchViewer } from './viewer.js';
 import { benchPrintFile } from './print-file.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -37,30 +39,11 @@ const log = (l: string) => process.stderr.write(`${l}\n`);
 /** Photo → sprite with the local back end: every step the workflow runs, in one process. */
 async function photoToSprite(runs: number) {
   log('photo → sprite (local back end)…');
-  const blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'bench-pipeline-')));
-  const acts = createAnimationActivities({ blobs, models: new LocalModelBackend({ blobs }), ffmpegPath: 'ffmpeg', pollIntervalMs: 10 });
-  const env = new MockActivityEnvironment();
+  const pipeline = localPipeline(new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'bench-pipeline-'))));
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const id = `an_bench${r}`;
     const started = performance.now();
-    const working = path.join(os.tmpdir(), `bench-photo-${r}.png`);
-    await normalizePhoto(path.join(here, '../test/fixtures/photos/astronaut.png'), working);
-    const photoKey = `animations/${id}/photo.png`;
-    await blobs.put(photoKey, createReadStream(working));
-    const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => callActivity(env, fn, a);
-    await run(acts.moderatePhoto, { photoKey });
-    const subject = await run(acts.analyzePhoto, { photoKey });
-    let { imageKey } = await run(acts.cartoonizePhoto, { animationId: id, photoKey, subject });
-    if (subject.framing === 'bust') ({ imageKey } = await run(acts.expandToFullBody, { animationId: id, imageKey }));
-    const { cutoutKey } = await run(acts.segmentImage, { animationId: id, imageKey });
-    const job = await run(acts.submitAnimation, { animationId: id, cutoutKey });
-    await run(acts.pollAnimation, { job });
-    const frames = await run(acts.fetchAnimationFrames, { animationId: id, job });
-    await Promise.all([
-      ...(['webm', 'webp', 'gif'] as const).map((format) => run(acts.transcodeAnimation, { animationId: id, frames, format })),
-      run(acts.renderPoster, { animationId: id, frames }),
-    ]);
+    await pipeline(`an_bench${r}`, path.join(here, '../test/fixtures/photos/astronaut.png'));
     times.push(performance.now() - started);
     log(`  run ${r + 1}: ${(times.at(-1)! / 1000).toFixed(1)} s`);
   }
@@ -182,7 +165,7 @@ async function transcodeMemory(seconds: number) {
 }
 
 const quick = process.argv.includes('--quick');
-/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders (orders-paid, orders-parked). */
+/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders (orders-paid, orders-parked), viewer. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const part = (name: string) => !only || only.includes(name);
 if (part('models') && !process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
@@ -198,6 +181,7 @@ if (part('print')) {
   log('print file render and preflight…');
   rows.push(...(await benchPrintFile({ quick })));
 }
+if (part('viewer')) rows.push(...(await benchViewer({ quick, log })));
 if (part('orders') || part('orders-paid') || part('orders-parked')) {
   rows.push(...(await benchOrders({ quick, paid: part('orders') || part('orders-paid'), parked: part('orders') || part('orders-parked') })));
 }

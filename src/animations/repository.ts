@@ -62,10 +62,7 @@ export class AnimationRepository {
 
   /** The animation a QR code's token opens; a malformed token is not looked up. */
   async getByViewerToken(token: string): Promise<AnimationRecord | undefined> {
-    return VIEWER_TOKEN.test(token) ? this.byViewerToken(token) : undefined;
-  }
-
-  async byViewerToken(token: string): Promise<AnimationRecord | undefined> {
+    if (!VIEWER_TOKEN.test(token)) return undefined;
     const [row] = await this.db.query<Row>('SELECT * FROM animations WHERE viewer_token = $1', [token]);
     return row && fromRow(row);
   }

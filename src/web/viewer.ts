@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import type { Context } from 'koa';
 import { animationKey, VIEWER_TOKEN, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
-import type { BlobInfo, BlobStore, ByteRange } from '../storage/port.js';
+import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from '../storage/port.js';
 import { animationWorkflowId } from '../workflows/animation/api.js';
 
 export interface ViewerRoutesDeps {
@@ -117,7 +117,7 @@ const SCRIPT_HASH = `'sha256-${sha256(VIEWER_SCRIPT)}'`;
 /** The players' page: its own style and script by hash, media and images from this origin. */
 export const VIEWER_CSP = [
   "default-src 'none'",
-  "img-src 'self'",
+  "img-src 'self' data:",
   "media-src 'self'",
   `style-src ${STYLE_HASH} ${NOSCRIPT_STYLE_HASH}`,
   `script-src ${SCRIPT_HASH}`,
@@ -127,12 +127,14 @@ export const VIEWER_CSP = [
 ].join('; ');
 
 /** The other pages (on its way, not found, gone): style only. */
-export const MESSAGE_CSP = ["default-src 'none'", `style-src ${STYLE_HASH}`, "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"].join('; ');
+export const MESSAGE_CSP = ["default-src 'none'", "img-src data:", `style-src ${STYLE_HASH}`, "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"].join('; ');
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const TITLE = 'A stickerflow buddy';
+/** A tab icon in the page itself (the only `data:` image the CSP needs): no /favicon.ico request. */
+const ICON = `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="17" r="13" fill="#ff7a3d"/><circle cx="11.5" cy="14" r="2" fill="#3b2a33"/><circle cx="20.5" cy="14" r="2" fill="#3b2a33"/></svg>')}`;
 const DESCRIPTION = 'An animated cartoon buddy, straight from a sticker. Make your own from a photo.';
 
 function layout(title: string, head: string, body: string): string {
@@ -140,6 +142,7 @@ function layout(title: string, head: string, body: string): string {
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1,viewport-fit=cover">
 <meta name="robots" content="noindex"><meta name="referrer" content="no-referrer"><meta name="theme-color" content="#ffd6b0">
+<link rel="icon" href="${ICON}">
 <title>${escapeHtml(title)}</title>
 ${head}<style>${VIEWER_CSS}</style></head>
 <body>
@@ -368,7 +371,13 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     }
     ctx.length = range === 'none' ? bytes : range.end - range.start + 1;
     if (ctx.method === 'HEAD') return;
-    ctx.body = await deps.blobs.get(key, range === 'none' ? {} : { range });
+    try {
+      ctx.body = await deps.blobs.get(key, range === 'none' ? {} : { range });
+    } catch (err) {
+      if (!(err instanceof BlobNotFoundError)) throw err;
+      ready.delete(state.animationId); // removed since: forget it was finished
+      return notFound(ctx);
+    }
   });
 
   return router;
