@@ -3,10 +3,8 @@
  * and printed as a table. Targets are goals to compare against, not assertions: a run never fails
  * because a figure misses its target.
  */
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker, DefaultLogger, Runtime } from '@temporalio/worker';
 import { fork } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { build } from 'esbuild';
 import sharp from 'sharp';
@@ -14,16 +12,12 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAnimationActivities } from '../src/activities/animation.js';
 import { loadConfig } from '../src/config.js';
 import { frameKey } from '../src/media/frames.js';
-import { normalizePhoto } from '../src/media/photo.js';
-import { LocalModelBackend } from '../src/models/local/backend.js';
 import { LocalBlobStore } from '../src/storage/local.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { resolveTemporalCli } from '../src/toolchain/temporal.js';
 import { connectClient } from '../src/temporal/connection.js';
-import { callActivity } from '../test/support/activities.js';
 import { freePort } from '../test/support/processes.js';
 import { benchOrders } from './orders.js';
 import { localPipeline } from './pipeline.js';
