@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnimationRepository, type AnimationRecord } from '../../src/animations/repository.js';
 import { createApp } from '../../src/api/app.js';
 import { customerRoutes } from '../../src/api/customers.js';
-import { securityHeaders } from '../../src/api/security.js';
 import { Customers } from '../../src/customers/customers.js';
 import { openPGlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
@@ -136,7 +135,6 @@ beforeAll(async () => {
     keys: ['pages-browser-test-key-0123456789abcdef'],
     routers: [customerRoutes({ customers, ledger }), fakeApi(), pageRoutes({ animations, maxUploadBytes: 20 * 1024 * 1024 })],
   });
-  app.middleware.unshift(securityHeaders({ https: false })); // the default CSP, first, as in the real app
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
