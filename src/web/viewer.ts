@@ -25,6 +25,7 @@ import type { Context } from 'koa';
 import { animationKey, VIEWER_TOKEN, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
 import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from '../storage/port.js';
 import { animationWorkflowId } from '../workflows/animation/api.js';
+import { showsTransparency } from './client/transparency.js';
 
 export interface ViewerRoutesDeps {
   animations: AnimationRepository;
@@ -86,6 +87,7 @@ export const VIEWER_NOSCRIPT_CSS = '#buddy{display:none}';
  * replaced by the poster; a tap plays or pauses.
  */
 export const VIEWER_SCRIPT = `(function(){
+var showsTransparency=${showsTransparency.toString()};
 var d=document,v=d.getElementById('buddy');if(!v)return;
 var still=window.matchMedia&&matchMedia('(prefers-reduced-motion: reduce)').matches,done=false;
 function mark(m){d.documentElement.setAttribute('data-viewer',m)}
@@ -96,11 +98,7 @@ s.media='(prefers-reduced-motion: reduce)';s.srcset=v.getAttribute('data-poster'
 i.className='buddy';i.id='buddy-image';i.width=v.width;i.height=v.height;i.alt=v.getAttribute('aria-label')||'';
 v.parentNode.replaceChild(p,v);i.src=v.getAttribute('data-webp');mark('image')}
 function check(){if(done)return;
-var w=v.videoWidth,h=v.videoHeight;if(!w||!h)return toImage();
-try{var c=d.createElement('canvas');c.width=2;c.height=2;var x=c.getContext('2d',{willReadFrequently:true});
-x.drawImage(v,0,0,1,1,0,0,1,1);x.drawImage(v,w-1,0,1,1,1,0,1,1);x.drawImage(v,0,h-1,1,1,0,1,1,1);x.drawImage(v,w-1,h-1,1,1,1,1,1,1);
-var a=x.getImageData(0,0,2,2).data}catch(e){return toImage()}
-if(a[3]>127&&a[7]>127&&a[11]>127&&a[15]>127)return toImage();
+if(!showsTransparency(v))return toImage();
 done=true;mark('video')}
 if(!v.canPlayType||!v.canPlayType('video/webm; codecs="vp9"'))return toImage();
 if(still){v.autoplay=false;v.pause()}

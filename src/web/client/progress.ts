@@ -6,6 +6,16 @@
  */
 import type { ProgressEvent, StepStatus } from '../../workflows/shared/progress.js';
 import { apiMessage, byId, isHttpUrl, say, wireCopy } from './common.js';
+import { showsTransparency } from './transparency.js';
+
+/**
+ * The API links assets absolutely (PUBLIC_URL), but this page is served by the same app under
+ * whatever host name the browser used: keep the path, so the media stay within the page's CSP.
+ */
+function sameSite(url: string): string {
+  const u = new URL(url, location.href);
+  return u.pathname + u.search;
+}
 
 /** `GET /api/animations/:id` (PRODUCT.md §4). */
 interface AnimationView {
@@ -81,12 +91,12 @@ async function finish() {
 
 function showBuddy(view: AnimationView) {
   heading.textContent = 'Your buddy is ready!';
-  say(summary, 'Your buddy is ready. It plays below; order stickers or share it.');
+  say(summary, 'Here it is, moving. Order stickers of it, or share it with its viewer link.');
   const stage = byId('stage');
   const fallback = () => {
     if (!view.assets.webp) return;
     const img = document.createElement('img');
-    img.src = view.assets.webp;
+    img.src = sameSite(view.assets.webp);
     img.alt = 'Your buddy, animated';
     stage.replaceChildren(img);
   };
@@ -96,9 +106,11 @@ function showBuddy(view: AnimationView) {
     for (const attr of ['autoplay', 'loop', 'muted', 'playsinline']) video.setAttribute(attr, '');
     video.muted = true;
     video.setAttribute('aria-label', 'Your buddy, animated');
-    if (view.assets.poster) video.poster = view.assets.poster;
+    if (view.assets.poster) video.poster = sameSite(view.assets.poster);
     video.addEventListener('error', fallback, { once: true });
-    video.src = view.assets.webm;
+    // Safari plays VP9 without its alpha: an opaque box is not the buddy, show the WebP.
+    video.addEventListener('loadeddata', () => showsTransparency(video) || fallback(), { once: true });
+    video.src = sameSite(view.assets.webm);
     stage.replaceChildren(video);
   } else {
     fallback();
