@@ -23,12 +23,33 @@ export interface ShippingAddress {
   line2?: string;
   city: string;
   postalCode: string;
+  /**
+   * State, province or region. Required, as its code, where printers need it (see
+   * REGION_CODE_COUNTRIES: e.g. "CA", "ON", "NSW"); optional free text elsewhere.
+   */
+  region?: string;
   /** ISO 3166-1 alpha-2, upper case. */
   country: string;
 }
 
 /** Longest accepted value of each free-text address field (after trimming). */
-export const ADDRESS_MAX_LENGTH = { name: 100, line1: 200, line2: 200, city: 100 } as const;
+export const ADDRESS_MAX_LENGTH = { name: 100, line1: 200, line2: 200, city: 100, region: 100 } as const;
+/** Countries whose addresses printers accept only with the state, province or territory code. */
+export const REGION_CODE_COUNTRIES: readonly string[] = ['US', 'CA', 'AU'];
+export const REGION_CODE = /^[A-Za-z]{2,3}$/;
+
+/**
+ * What is wrong with an address's region for its country (both trimmed), or undefined: the US,
+ * Canada and Australia need their state, province or territory code; elsewhere it is optional.
+ */
+export function regionProblem(country: string, region: string | undefined): string | undefined {
+  if (REGION_CODE_COUNTRIES.includes(country.toUpperCase())) {
+    if (!region) return 'is required for this country (the state, province or territory code, e.g. CA, ON or NSW)';
+    if (!REGION_CODE.test(region)) return 'must be the state, province or territory code (2–3 letters, e.g. CA, ON or NSW)';
+  }
+  if (region && region.length > ADDRESS_MAX_LENGTH.region) return `at most ${ADDRESS_MAX_LENGTH.region} characters`;
+  return undefined;
+}
 /** Checked after trimming. */
 export const POSTAL_CODE = /^[A-Za-z0-9][A-Za-z0-9 -]{1,10}$/;
 export const POSTAL_CODE_RULE = 'must be 2–11 letters, digits, spaces or dashes';

@@ -4,7 +4,18 @@
  * for the API, the print file (geometry) and the print adapters (each vendor's product ids).
  */
 import { z } from 'zod';
-import { ADDRESS_MAX_LENGTH as MAX, COUNTRY_CODE, MAX_QUANTITY, POSTAL_CODE, POSTAL_CODE_RULE, SHAPES, SIZES_INCHES } from './catalog.js';
+import {
+  ADDRESS_MAX_LENGTH as MAX,
+  COUNTRY_CODE,
+  MAX_QUANTITY,
+  POSTAL_CODE,
+  POSTAL_CODE_RULE,
+  REGION_CODE_COUNTRIES,
+  regionProblem,
+  SHAPES,
+  SIZES_INCHES,
+  type ShippingAddress,
+} from './catalog.js';
 
 export {
   ADDRESS_MAX_LENGTH,
@@ -37,15 +48,25 @@ export const productSchema = z.strictObject({
     .max(MAX_QUANTITY, `at most ${MAX_QUANTITY}`),
 });
 
-export const shippingSchema = z.strictObject({
-  name: text(MAX.name),
-  line1: text(MAX.line1),
-  line2: text(MAX.line2).optional(),
-  city: text(MAX.city),
-  postalCode: z.string().trim().regex(POSTAL_CODE, POSTAL_CODE_RULE),
-  country: z
-    .string()
-    .trim()
-    .regex(COUNTRY_CODE, 'must be a two-letter ISO country code')
-    .transform((c) => c.toUpperCase()),
-});
+export const shippingSchema = z
+  .strictObject({
+    name: text(MAX.name),
+    line1: text(MAX.line1),
+    line2: text(MAX.line2).optional(),
+    city: text(MAX.city),
+    postalCode: z.string().trim().regex(POSTAL_CODE, POSTAL_CODE_RULE),
+    region: z.string().trim().optional(),
+    country: z
+      .string()
+      .trim()
+      .regex(COUNTRY_CODE, 'must be a two-letter ISO country code')
+      .transform((c) => c.toUpperCase()),
+  })
+  .superRefine((a, ctx) => {
+    const problem = regionProblem(a.country, a.region || undefined);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['region'], message: problem });
+  })
+  .transform(({ region, ...a }): ShippingAddress => {
+    if (!region) return a;
+    return { ...a, region: REGION_CODE_COUNTRIES.includes(a.country) ? region.toUpperCase() : region };
+  });

@@ -132,6 +132,7 @@ ${field('line2', 'Address line 2 (optional)', text('line2', 'line2', 'address-li
 ${field('city', 'City', text('city', 'city', 'address-level2', ' required'))}
 ${field('postalCode', 'Postal code', text('postalCode', 'postalCode', 'postal-code', ' required'))}
 </div>
+${field('region', 'State, province or region', `<input type="text" id="region" name="region" autocomplete="address-level1" aria-describedby="region-hint region-error">`, '<p class="hint" id="region-hint">Needed in the US, Canada and Australia: the code, like CA, ON or NSW.</p>')}
 ${field('country', 'Country', `<select id="country" name="country" autocomplete="country" aria-describedby="country-error" required>${option('', 'Choose a country', true)}${COUNTRIES.map((c) => option(c.code, c.name, false)).join('')}</select>`)}
 </section>
 <section class="card" aria-labelledby="contact-heading">

@@ -145,6 +145,9 @@ describe('POST /api/orders', () => {
     ['a country that is not ISO 3166', { shipping: { ...shipping, country: 'Britain' } }, 'shipping.country'],
     ['a postal code with symbols', { shipping: { ...shipping, postalCode: '<script>' } }, 'shipping.postalCode'],
     ['an overlong address line', { shipping: { ...shipping, line1: 'x'.repeat(201) } }, 'shipping.line1'],
+    ['a US address without its state', { shipping: { ...shipping, country: 'US', postalCode: '22202' } }, 'shipping.region'],
+    ['a Canadian province spelt out', { shipping: { ...shipping, country: 'ca', region: 'Ontario' } }, 'shipping.region'],
+    ['an overlong region', { shipping: { ...shipping, region: 'x'.repeat(101) } }, 'shipping.region'],
     ['a bad email', { email: 'ada-at-example' }, 'email'],
     ['a malformed animation id', { animationId: '../etc/passwd' }, 'animationId'],
     ['an unknown top-level field', { coupon: 'FREE' }, 'coupon'],
@@ -193,6 +196,18 @@ describe('POST /api/orders', () => {
     expect(view).toMatchObject({ status: 'awaiting_payment', product: { shape: 'die-cut', sizeInches: 3, quantity: 10 } });
     const record = await orders.get(body.id);
     expect(record).toMatchObject({ amountCents: 4099, currency: 'usd', printerId: 'sim' });
+  });
+
+  it('keeps the state of a US address as its upper-case code, and a region elsewhere as written', async () => {
+    const us = { name: 'Grace Hopper', line1: '1 Navy Way', city: 'Arlington', postalCode: '22202', region: ' va ', country: 'us' };
+    const gb = { ...shipping, region: 'Greater London' };
+    for (const [address, expected] of [[us, { region: 'VA', country: 'US' }], [gb, { region: 'Greater London', country: 'GB' }]] as const) {
+      const res = await post('/api/orders', request(finished, { shipping: address }));
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      const view = await env.client.workflow.getHandle(orderWorkflowId(id)).query(orderStatusQuery);
+      expect(view.shipping).toMatchObject(expected);
+    }
   });
 });
 

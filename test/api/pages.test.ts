@@ -151,6 +151,7 @@ describe('pages', () => {
       ['line2', 'Address line 2 (optional)'],
       ['city', 'City'],
       ['postalCode', 'Postal code'],
+      ['region', 'State, province or region'],
       ['country', 'Country'],
       ['email', 'Email'],
     ]);

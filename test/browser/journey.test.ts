@@ -87,6 +87,7 @@ describe('the shopper in a real browser', () => {
     await page.getByLabel('Address line 1').fill('1 Navy Way');
     await page.getByLabel('City').fill('Arlington');
     await page.getByLabel('Postal code').fill('22202');
+    await page.getByLabel('State, province or region').fill('va');
     await page.getByLabel('Country').selectOption('US');
     await page.getByLabel('Email').fill('grace@example.com');
     await page.getByRole('button', { name: 'Continue to payment' }).click();
@@ -106,6 +107,7 @@ describe('the shopper in a real browser', () => {
       .toMatch(/^(shipped|delivered)$/);
     const body = (await page.textContent('body'))!;
     expect(body).toContain(journey.shopperName);
+    expect(body).toContain('Arlington, VA, US');
     expect(await accessibilityProblems(page)).toEqual([]);
     expect(await page.locator('ol li').count()).toBeGreaterThanOrEqual(4);
     expect(await page.locator('a[href*="track"], [data-tracking]').count()).toBeGreaterThan(0);

@@ -231,6 +231,12 @@ describe('the pages in Chromium', () => {
     await page.getByRole('button', { name: 'Continue to payment' }).click();
     await expect.poll(() => page.locator('#postalCode-error').textContent()).toBe('The postal code must be 2–11 letters, digits, spaces or dashes.');
     await page.getByLabel('Postal code').fill(` ${order.shipping.postalCode} `);
+    // A US address needs its state code, as the server and the printers do.
+    await page.getByLabel('Country').selectOption('US');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await expect.poll(() => page.locator('#region-error').textContent()).toMatch(/^The state, province or region is required for this country/);
+    expect(posted).toEqual([]);
+    await page.getByLabel('Country').selectOption('GB');
     expect(await accessibilityProblems(page)).toEqual([]);
     await page.getByRole('button', { name: 'Continue to payment' }).click();
     await page.waitForURL(`${base}/orders/${order.id}`);

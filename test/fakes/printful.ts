@@ -157,6 +157,10 @@ export class FakePrintful extends FakeVendorServer {
     const recipient = (body.recipient ?? {}) as Record<string, unknown>;
     const missing = ['name', 'address1', 'city', 'country_code', 'zip'].filter((f) => !recipient[f]);
     if (missing.length) return problem(400, 'Bad Request', `recipient.${missing[0]} is required`);
+    // Printful needs the state code for these countries (its docs: "state_code … required for US, CA, AU").
+    if (['US', 'CA', 'AU'].includes(String(recipient.country_code)) && !recipient.state_code) {
+      return problem(400, 'Bad Request', 'recipient.state_code is required for this country');
+    }
     const items = body.order_items as Record<string, unknown>[] | undefined;
     if (!Array.isArray(items) || !items.length) return problem(400, 'Bad Request', 'order_items must not be empty');
     for (const item of items) {

@@ -481,6 +481,10 @@ describe('Printful', () => {
     const refused = await rejection(adapter.submit(request({ shipping: { ...shipping, country: '' } })));
     expect(refused).toBeInstanceOf(PrintRejected);
     expect(refused.message).toMatch(/country_code is required/);
+    // A US address reaches Printful with its state code, which Printful requires there.
+    const us = request({ shipping: { name: 'Grace Hopper', line1: '1 Navy Way', city: 'Arlington', postalCode: '22202', region: 'VA', country: 'US' } });
+    await adapter.submit(us);
+    expect(fake.ordersWithExternalId(us.orderId)[0]).toMatchObject({ recipient: { state_code: 'VA', country_code: 'US' } });
     const wrong = new PrintfulPrintAdapter({ token: 'nope', webhookSecret: SECRET, baseUrl: fake.url });
     expect((await rejection(wrong.submit(request()))).message).toMatch(/refused our credentials \(401\)/);
   });
@@ -596,6 +600,9 @@ describe('Prodigi', () => {
     const invalid = await rejection(adapter.submit(request({ shipping: { ...shipping, country: '' } })));
     expect(invalid).toBeInstanceOf(PrintRejected);
     expect(invalid.message).toMatch(/ValidationFailed.*countryCode/);
+    const us = request({ shipping: { name: 'Grace Hopper', line1: '1 Navy Way', city: 'Arlington', postalCode: '22202', region: 'VA', country: 'US' } });
+    await adapter.submit(us);
+    expect(fake.ordersWithReference(us.orderId)[0]).toMatchObject({ recipient: { address: { stateOrCounty: 'VA', countryCode: 'US' } } });
   });
 
   it('status maps stages, production, shipments and failures', async () => {

@@ -207,6 +207,7 @@ export class PrintfulPrintAdapter implements PrintAdapter {
         ...(s.line2 && { address2: s.line2 }),
         city: s.city,
         zip: s.postalCode,
+        ...(s.region && { state_code: s.region }),
         country_code: s.country,
         email: order.email,
       },

@@ -108,7 +108,7 @@ export class ProdigiPrintAdapter implements PrintAdapter {
       recipient: {
         name: s.name,
         email: order.email,
-        address: { line1: s.line1, ...(s.line2 && { line2: s.line2 }), postalOrZipCode: s.postalCode, countryCode: s.country, townOrCity: s.city },
+        address: { line1: s.line1, ...(s.line2 && { line2: s.line2 }), postalOrZipCode: s.postalCode, ...(s.region && { stateOrCounty: s.region }), countryCode: s.country, townOrCity: s.city },
       },
       items: [{ merchantReference: 'stickers', sku, copies: order.product.quantity, sizing: 'fillPrintArea', assets: [{ printArea: 'default', url: order.printFileUrl }] }],
     };

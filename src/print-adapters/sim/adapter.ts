@@ -54,6 +54,7 @@ export class SimPrintAdapter implements PrintAdapter {
         ...(order.shipping.line2 && { address2: order.shipping.line2 }),
         city: order.shipping.city,
         zip: order.shipping.postalCode,
+        ...(order.shipping.region && { state_code: order.shipping.region }),
         country_code: order.shipping.country,
       },
       email: order.email,

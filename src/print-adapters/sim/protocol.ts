@@ -34,7 +34,7 @@ export interface SimCreateOrder {
   external_id: string;
   file_url: string;
   product: { shape: string; size_inches: number; quantity: number };
-  recipient: { name: string; address1: string; address2?: string; city: string; zip: string; country_code: string };
+  recipient: { name: string; address1: string; address2?: string; city: string; zip: string; state_code?: string; country_code: string };
   email: string;
 }
 

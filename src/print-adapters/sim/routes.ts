@@ -35,6 +35,7 @@ const createSchema = z.object({
     address2: text(200).optional(),
     city: text(100),
     zip: text(20),
+    state_code: text(100).optional(),
     country_code: z.string().regex(/^[A-Z]{2}$/),
   }),
   email: z.email(),

@@ -13,6 +13,8 @@ import {
   POSTAL_CODE,
   POSTAL_CODE_RULE,
   priceOf,
+  REGION_CODE_COUNTRIES,
+  regionProblem,
   SHAPES,
   SIZES_INCHES,
   type Product,
@@ -27,7 +29,7 @@ const animationId = form.dataset.animationId!;
 const formError = byId('form-error');
 const submit = byId<HTMLButtonElement>('order-submit');
 
-type Field = 'shape' | 'size' | 'quantity' | 'name' | 'line1' | 'line2' | 'city' | 'postalCode' | 'country' | 'email';
+type Field = 'shape' | 'size' | 'quantity' | 'name' | 'line1' | 'line2' | 'city' | 'postalCode' | 'region' | 'country' | 'email';
 const control = (f: Field) => byId<HTMLInputElement | HTMLSelectElement>(f);
 const value = (f: Field) => control(f).value.trim();
 
@@ -64,6 +66,10 @@ function readShipping(): { shipping: ShippingAddress; email: string; problems: P
   };
   const line2 = text('line2', '', true);
   if (line2) shipping.line2 = line2;
+  const region = value('region');
+  if (region) shipping.region = REGION_CODE_COUNTRIES.includes(shipping.country) ? region.toUpperCase() : region;
+  const regionRule = regionProblem(shipping.country, region || undefined);
+  if (regionRule) problems.region = `The state, province or region ${regionRule}.`;
   if (!POSTAL_CODE.test(shipping.postalCode)) problems.postalCode = shipping.postalCode ? `The postal code ${POSTAL_CODE_RULE}.` : 'Enter the postal code.';
   if (!COUNTRY_CODE.test(shipping.country)) problems.country = 'Choose a country.';
   const email = value('email');
@@ -80,7 +86,7 @@ function showProblems(problems: Partial<Record<Field, string>>, fields: Field[])
 }
 
 const PRODUCT_FIELDS: Field[] = ['shape', 'size', 'quantity'];
-const ADDRESS_FIELDS: Field[] = ['name', 'line1', 'line2', 'city', 'postalCode', 'country', 'email'];
+const ADDRESS_FIELDS: Field[] = ['name', 'line1', 'line2', 'city', 'postalCode', 'region', 'country', 'email'];
 
 function updatePrice() {
   const { product, problems } = readProduct();

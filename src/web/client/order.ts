@@ -104,7 +104,7 @@ function render(order: OrderView) {
     ['Stickers', describeProduct(order.product)],
     ['Total', money(order.amount.totalCents)],
     ['Paid', order.payment ? when(order.payment.paidAt) : undefined],
-    ['Ship to', [s.name, s.line1, s.line2, `${s.postalCode} ${s.city}`, s.country].filter(Boolean).join(', ')],
+    ['Ship to', [s.name, s.line1, s.line2, `${s.postalCode} ${s.city}`, s.region, s.country].filter(Boolean).join(', ')],
   ]);
 
   const tracking = order.tracking;
