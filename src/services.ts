@@ -26,6 +26,7 @@ import { OrderRepository, WebhookEvents } from './orders/repository.js';
 import { orderRoutes } from './api/orders.js';
 import { checkoutPageRoutes, paymentRoutes, type PaymentProviders } from './api/payments.js';
 import { printerWebhookRoutes } from './api/printer-webhooks.js';
+import { rateLimit } from './api/rate-limit.js';
 import { LocalPayments } from './payments/local.js';
 import type { PaymentProvider } from './payments/port.js';
 import { StripePayments } from './payments/stripe.js';
@@ -184,7 +185,6 @@ export async function startApi(config: Config, services: Services, temporal: Cli
     keys: services.cookieKeys,
     trustProxy: config.http.trustProxy,
     https: publicUrl.startsWith('https:'),
-    uploadsPerMinute: config.http.uploadsPerMinute,
     probes: [
       { name: 'temporal', check: () => temporalAnswers(temporal) },
       { name: 'database', check: async () => (await services.db.query('SELECT 1 AS ok')).length === 1 },
@@ -199,6 +199,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         publicUrl: config.http.publicUrl,
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
+        limitUploads: rateLimit({ perMinute: config.http.uploadsPerMinute, what: 'photo uploads' }),
       }),
       viewerRoutes({ animations: services.animations, blobs: services.blobs, publicUrl, temporal }),
       orderRoutes({
@@ -212,6 +213,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         printerId: config.printer.id,
         publicUrl,
         timing: { paymentDeadline: `${config.orders.paymentMinutes} minutes` },
+        checkoutMinutes: config.orders.paymentMinutes,
       }),
       ...(services.localPayments ? [checkoutPageRoutes({ payments: services.localPayments, webhookSecret: services.paymentWebhookSecret, logger })] : []),
       paymentRoutes({
@@ -221,6 +223,8 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         temporal,
         webhookSecret: services.paymentWebhookSecret,
         logger,
+        // Each return may ask the provider (Stripe's API is rate-limited per account).
+        limitReturns: rateLimit({ perMinute: 30, what: 'checkout returns' }),
       }),
       printerWebhookRoutes({ adapters: services.printers, orders: services.orders, events: services.webhookEvents, temporal }),
       ...(printerSim ? [printerSim.routes] : []),

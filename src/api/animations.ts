@@ -9,6 +9,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
+import type { Middleware } from 'koa';
 import { animationKey, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
 import type { Customers } from '../customers/customers.js';
 import type { CreditLedger } from '../ledger/ledger.js';
@@ -40,6 +41,8 @@ export interface AnimationRoutesDeps {
   photoLimits: PhotoLimits;
   /** How often the event stream asks the workflow for news. */
   eventPollMs?: number;
+  /** Guards uploads, before their body is read (a per-client rate limit). */
+  limitUploads?: Middleware;
 }
 
 const ID = /^an_[A-Za-z0-9_-]{22}$/;
@@ -61,7 +64,8 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     return record;
   };
 
-  router.post('/api/animations', async (ctx) => {
+  const passUploads: Middleware = (_ctx, next) => next();
+  router.post('/api/animations', deps.limitUploads ?? passUploads, async (ctx) => {
     const key = ctx.get('idempotency-key') || undefined;
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new HttpError(400, 'bad_idempotency_key', 'Idempotency-Key must be 1–200 printable ASCII characters');

@@ -49,6 +49,8 @@ export interface OrderRoutesDeps {
   publicUrl: string;
   /** Timers of new orders (the payment deadline comes from ORDER_PAYMENT_MINUTES). */
   timing?: Partial<OrderTiming>;
+  /** How long a checkout session can be paid (the payment deadline), so the provider closes it too. */
+  checkoutMinutes?: number;
 }
 
 const ANIMATION_ID = /^an_[A-Za-z0-9_-]{22}$/;
@@ -68,7 +70,26 @@ function parseOr400<T>(schema: z.ZodType<T>, value: unknown): T {
   throw new HttpError(400, 'invalid_request', problems.join('; '));
 }
 
-const bearer = (ctx: Context) => /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1];
+/**
+ * When the checkout closes: at the payment deadline, kept inside the window payment providers
+ * accept (Stripe: 30 minutes to 24 hours from now) with a few minutes' margin for clock skew.
+ * The order's workflow closes the session at its own deadline in any case.
+ */
+function checkoutExpiry(minutes: number): string {
+  const bounded = Math.min(Math.max(minutes, 35), 24 * 60 - 5);
+  return new Date(Date.now() + bounded * 60_000).toISOString();
+}
+
+/**
+ * The order's access token also rides in a cookie the browser that placed the order keeps, scoped
+ * to that order's API paths, HttpOnly and SameSite=Strict: the shopper coming back from the
+ * checkout sees the order even where the page could not store the token.
+ */
+export const ORDER_TOKEN_COOKIE = 'sf_order_token';
+
+/** The access token of a request: `Authorization: Bearer …`, or the order's cookie. */
+const accessTokenOf = (ctx: Context) =>
+  /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1] ?? (ctx.get('authorization') ? undefined : ctx.cookies.get(ORDER_TOKEN_COOKIE));
 
 /** The innermost application failure's type of an update that failed, e.g. ORDER_LOCKED. */
 function updateFailureType(err: unknown): string | undefined {
@@ -83,7 +104,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
 
   /** The order behind a valid access token; 404 otherwise (never says which part was wrong). */
   const authorized = async (ctx: Context): Promise<OrderRecord> => {
-    const record = await deps.orders.getWithToken(ctx.params.id!, bearer(ctx));
+    const record = await deps.orders.getWithToken(ctx.params.id!, accessTokenOf(ctx));
     if (!record) throw new HttpError(404, 'not_found', 'no order with that id and access token');
     return record;
   };
@@ -151,6 +172,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
         email: body.email,
         successUrl: `${deps.publicUrl}/orders/${record.id}/paid?session_id={CHECKOUT_SESSION_ID}`,
         cancelUrl: `${deps.publicUrl}/animations/${animation.id}`,
+        expiresAt: deps.checkoutMinutes ? checkoutExpiry(deps.checkoutMinutes) : undefined,
       });
       await deps.orders.setCheckoutSession(record.id, checkout.sessionId);
       const input: Omit<OrderInput, 'artKey'> = {
@@ -191,6 +213,14 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
       }
       ctx.status = 201;
       ctx.set('Location', `/api/orders/${record.id}`);
+      ctx.cookies.set(ORDER_TOKEN_COOKIE, accessToken, {
+        path: `/api/orders/${record.id}`,
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: ctx.secure,
+        maxAge: 365 * 24 * 3600 * 1000,
+        overwrite: true,
+      });
       ctx.body = {
         id: record.id,
         status: 'awaiting_payment',

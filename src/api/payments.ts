@@ -12,6 +12,7 @@
 import Router from '@koa/router';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Middleware } from 'koa';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Stripe from 'stripe';
@@ -46,6 +47,8 @@ export interface PaymentRoutesDeps {
   logger?: Logger;
   /** How long the customer's return waits for the provider and the hand-over before moving on (default 8 s). */
   returnWaitMs?: number;
+  /** Guards the customer's return, which may call the provider's API (a per-client rate limit). */
+  limitReturns?: Middleware;
 }
 
 /** Stripe's (or the local provider's) event source name in `webhook_events`. */
@@ -90,10 +93,13 @@ export async function handOverPayment(deps: PaymentRoutesDeps, order: OrderRecor
   }
   const closed = await closedOrderView(handle);
   if (closed?.payment?.paymentIntentId === payment.paymentIntentId) return 'already_taken';
+  // The order's own key when it ended unpaid (the workflow may have refunded under it too); the
+  // per-payment key the workflow gives a second payment when it ended with another one.
+  const idempotencyKey = closed?.payment ? `refund:order:${order.id}:${payment.paymentIntentId}` : `refund:order:${order.id}`;
   const refund = await orderLookups(deps).providerOf(order).refund({
     paymentIntentId: payment.paymentIntentId,
     amountCents: payment.amountCents,
-    idempotencyKey: `refund:order:${order.id}`,
+    idempotencyKey,
     reason: 'paid after the order closed',
   });
   deps.logger?.warn('payment arrived after its order closed: refunded', {
@@ -134,7 +140,18 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
       return;
     }
     const order = await deps.orders.get(payment.orderId);
-    if (!order) throw new HttpError(404, 'order_not_found', `no order ${payment.orderId}`);
+    if (!order) {
+      // Nothing to hand it to, and redelivering will not change that (a 4xx makes Stripe retry for
+      // days, then disable the endpoint): acknowledge, and tell the operator to look at it.
+      deps.logger?.error('a paid checkout names no order of ours: check it and refund by hand', {
+        orderId: payment.orderId.slice(0, 64),
+        sessionId: payment.sessionId,
+        eventId: event.id,
+      });
+      await deps.events.record(SOURCE, event.id);
+      ctx.body = { received: true, ignored: true, reason: 'unknown order' };
+      return;
+    }
     const problem = mismatch(order, payment);
     if (problem) {
       deps.logger?.error('payment does not match its order', { orderId: order.id, eventId: event.id, problem });
@@ -149,7 +166,8 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
    * The customer's return from the checkout (`successUrl`). Whatever happens it answers 303 to
    * the order's page, reveals nothing and never fails the customer: problems are logged.
    */
-  router.get('/orders/:id/paid', async (ctx) => {
+  const passReturns: Middleware = (_ctx, next) => next();
+  router.get('/orders/:id/paid', deps.limitReturns ?? passReturns, async (ctx) => {
     const orderId = ctx.params.id!;
     const sessionId = typeof ctx.query.session_id === 'string' ? ctx.query.session_id : undefined;
     const fulfil = async () => {

@@ -1,19 +1,20 @@
 /**
- * Per-client rate limits: a token bucket per client address, kept in this process. A client may
+ * Per-client rate limits, mounted on the routes they guard (so every spelling of a path the router
+ * accepts is counted): a token bucket per client address, kept in this process. A client may
  * spend a burst of `perMinute` requests at once, then `perMinute` a minute; past that it gets 429
  * with `Retry-After`, before its request body is read. IPv6 clients are counted per /64 (one
- * household or server gets a whole /64, so single addresses cost an attacker nothing).
+ * household or server gets a whole /64, so single addresses cost an attacker nothing). Behind a
+ * trusted proxy the address is the one that proxy appended to X-Forwarded-For (see createApp),
+ * never one the client wrote itself.
  *
  * The buckets live in memory: with several API processes each one limits on its own, so the
  * effective limit is the per-process limit times the processes behind the load balancer.
  */
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 import { isIPv6 } from 'node:net';
 import { HttpError } from './errors.js';
 
 export interface RateLimitOptions {
-  /** Which requests count (e.g. POST /api/animations). */
-  applies(ctx: Context): boolean;
   perMinute: number;
   /** What the 429 says is limited, e.g. "photo uploads". */
   what: string;
@@ -47,7 +48,6 @@ export function rateLimit(opts: RateLimitOptions): Middleware {
   const maxClients = opts.maxClients ?? 100_000;
 
   return async (ctx, next) => {
-    if (!opts.applies(ctx)) return next();
     const key = clientKey(ctx.ip);
     const t = now();
     const previous = buckets.get(key);

@@ -7,21 +7,17 @@ import type { Context } from 'koa';
 import { formatAmount } from '../orders/catalog.js';
 import type { LocalCheckoutSession } from '../payments/local.js';
 import { staticAssets } from './assets.js';
-import { escapeHtml, renderPage, safeHref } from './layout.js';
+import { escapeHtml, renderPage, safeHref, sendHtml } from './layout.js';
 
-export { formatAmount };
-
+/**
+ * Answers with one of these pages: private (the session id in the URL is the key to the page, so
+ * never cached nor leaked to another site), under a CSP that allows exactly the inline stylesheet.
+ */
 export function sendPage(ctx: Context, status: number, html: string) {
-  ctx.status = status;
-  ctx.type = 'text/html; charset=utf-8';
-  ctx.set({
-    'cache-control': 'no-store',
-    // The session id in the URL is the key to the page: never leak it to another site.
-    'referrer-policy': 'no-referrer',
-    'content-security-policy': `default-src 'none'; style-src ${staticAssets().stylesheet.inlineSource}; base-uri 'none'; frame-ancestors 'none'`,
-    'x-content-type-options': 'nosniff',
+  sendHtml(ctx, status, html, {
+    private: true,
+    csp: `default-src 'none'; style-src ${staticAssets().stylesheet.inlineSource}; base-uri 'none'; frame-ancestors 'none'`,
   });
-  ctx.body = html;
 }
 
 /** The shop's shell, self-contained: this page's CSP allows exactly the shared stylesheet inline. */

@@ -1,9 +1,10 @@
 /**
- * The HTML shell every page shares — the shop's pages and the local provider's checkout — and the
- * escaping helpers: every value that goes into HTML goes through `escapeHtml` (or `safeHref` for
- * links). No inline script or style attribute anywhere: the Content-Security-Policy allows
- * scripts and styles from our own origin only.
+ * The HTML shell every page shares — the shop's pages and the local provider's checkout — the
+ * escaping helpers (every value that goes into HTML goes through `escapeHtml`, or `safeHref` for
+ * links) and `sendHtml`, which answers with a page. No inline script or style attribute anywhere:
+ * the Content-Security-Policy allows scripts and styles from our own origin only.
  */
+import type { Context } from 'koa';
 import { staticAssets } from './assets.js';
 
 export const escapeHtml = (s: string) =>
@@ -63,4 +64,28 @@ ${shell.main}
 </body>
 </html>
 `;
+}
+
+export interface SendHtmlOptions {
+  /**
+   * A page whose URL is a key (an order, a checkout session): never stored by a cache, never sent
+   * on as a Referer. Otherwise the page is revalidated on every visit (its assets are named by
+   * content hash, so they never need to be).
+   */
+  private?: boolean;
+  /** A Content-Security-Policy of its own, replacing the default one (self-contained pages). */
+  csp?: string;
+}
+
+/** Answers with an HTML page and the headers every page gets. */
+export function sendHtml(ctx: Context, status: number, html: string, opts: SendHtmlOptions = {}) {
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.set({
+    'cache-control': opts.private ? 'no-store' : 'no-cache',
+    ...(opts.private ? { 'referrer-policy': 'no-referrer' } : {}),
+    ...(opts.csp ? { 'content-security-policy': opts.csp } : {}),
+    'x-content-type-options': 'nosniff',
+  });
+  ctx.body = html;
 }

@@ -9,22 +9,13 @@ import type { Context } from 'koa';
 import type { AnimationRepository } from '../animations/repository.js';
 import { HttpError } from '../api/errors.js';
 import { siteAssets } from './assets.js';
+import { sendHtml } from './layout.js';
 import { checkoutPage, notFoundPage, orderPage, progressPage, uploadPage } from './views.js';
 
 export interface PageRoutesDeps {
   animations: AnimationRepository;
   /** Shown on the upload page and checked there before uploading. */
   maxUploadBytes: number;
-}
-
-function sendHtml(ctx: Context, status: number, html: string, privacy: 'public' | 'private' = 'public') {
-  ctx.status = status;
-  ctx.type = 'text/html; charset=utf-8';
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  // Pages name their assets by content hash, so a page must be revalidated, never its assets.
-  ctx.set('Cache-Control', privacy === 'private' ? 'no-store' : 'no-cache');
-  if (privacy === 'private') ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.body = html;
 }
 
 export function pageRoutes(deps: PageRoutesDeps): Router {
@@ -63,7 +54,7 @@ export function pageRoutes(deps: PageRoutesDeps): Router {
 
   // The same shell for every id: the order is read by the page's script with the token from the
   // private link's fragment, which never reaches this server (nor a Referer).
-  router.get('/orders/:id', async (ctx) => sendHtml(ctx, 200, orderPage(await siteAssets()), 'private'));
+  router.get('/orders/:id', async (ctx) => sendHtml(ctx, 200, orderPage(await siteAssets()), { private: true }));
 
   return router;
 }

@@ -26,6 +26,7 @@ import { animationKey, VIEWER_TOKEN, type AnimationRecord, type AnimationReposit
 import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from '../storage/port.js';
 import { animationWorkflowId } from '../workflows/animation/api.js';
 import { showsTransparency } from './client/transparency.js';
+import { escapeHtml } from './layout.js';
 
 export interface ViewerRoutesDeps {
   animations: AnimationRepository;
@@ -126,9 +127,6 @@ export const VIEWER_CSP = [
 
 /** The other pages (on its way, not found, gone): style only. */
 export const MESSAGE_CSP = ["default-src 'none'", "img-src data:", `style-src ${STYLE_HASH}`, "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'"].join('; ');
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const TITLE = 'A stickerflow buddy';
 /** A tab icon in the page itself (the only `data:` image the CSP needs): no /favicon.ico request. */
@@ -339,43 +337,48 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const { bytes, etag } = state.files[name];
     const key = animationKey(state.animationId, VIEWER_FILES[name].blob);
 
-    ctx.status = 200;
-    ctx.type = VIEWER_FILES[name].type;
-    ctx.set({
+    // Caching and validator headers go only on what succeeds: an error or a 416 cached for a year
+    // (by a CDN in front of /a/) would break a URL printed on stickers.
+    const cacheable = {
       'Cache-Control': 'public, max-age=31536000, immutable',
       ETag: etag,
       'Accept-Ranges': 'bytes',
-      'Referrer-Policy': 'no-referrer',
-      'X-Content-Type-Options': 'nosniff',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-    });
+    };
+    ctx.set({ 'Referrer-Policy': 'no-referrer', 'X-Content-Type-Options': 'nosniff', 'Cross-Origin-Resource-Policy': 'same-origin' });
+    ctx.set('ETag', etag);
+    ctx.status = 200; // koa judges freshness only for a successful response
     if (ctx.fresh) {
+      ctx.set(cacheable);
       ctx.status = 304;
       return;
     }
+    ctx.remove('ETag');
     const header = ctx.get('range');
     const ifRange = ctx.get('if-range');
     const range = header && (!ifRange || ifRange === etag) ? parseRange(header, bytes) : 'none';
     if (range === 'unsatisfiable') {
       ctx.status = 416;
-      ctx.set('Content-Range', `bytes */${bytes}`);
+      ctx.set({ 'Content-Range': `bytes */${bytes}`, 'Cache-Control': 'no-store' });
       ctx.body = '';
       ctx.remove('Content-Type');
       return;
     }
-    if (range !== 'none') {
-      ctx.status = 206;
-      ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${bytes}`);
+    let body: Awaited<ReturnType<BlobStore['get']>> | undefined;
+    if (ctx.method !== 'HEAD') {
+      try {
+        body = await deps.blobs.get(key, range === 'none' ? {} : { range });
+      } catch (err) {
+        if (!(err instanceof BlobNotFoundError)) throw err;
+        ready.delete(state.animationId); // removed since: forget it was finished
+        return notFound(ctx);
+      }
     }
+    ctx.status = range === 'none' ? 200 : 206;
+    ctx.type = VIEWER_FILES[name].type;
+    ctx.set(cacheable);
+    if (range !== 'none') ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${bytes}`);
     ctx.length = range === 'none' ? bytes : range.end - range.start + 1;
-    if (ctx.method === 'HEAD') return;
-    try {
-      ctx.body = await deps.blobs.get(key, range === 'none' ? {} : { range });
-    } catch (err) {
-      if (!(err instanceof BlobNotFoundError)) throw err;
-      ready.delete(state.animationId); // removed since: forget it was finished
-      return notFound(ctx);
-    }
+    if (body) ctx.body = body;
   });
 
   return router;

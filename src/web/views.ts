@@ -29,7 +29,7 @@ export function uploadPage(assets: SiteAssets, maxUploadBytes: number): string {
     scripts: [assets.scripts.upload],
     main: `<h1>Turn a photo into a moving sticker buddy</h1>
 <p class="lead">Upload a photo of a person or a pet. We cut it out, draw it as a cartoon and bring it to life; then order stickers whose QR code plays the animation.</p>
-<form id="upload-form" class="card" data-max-bytes="${maxUploadBytes}" novalidate>
+<form id="upload-form" class="card" method="post" action="/api/animations" enctype="multipart/form-data" data-max-bytes="${maxUploadBytes}" novalidate>
 <div class="dropzone" id="dropzone">
 <label for="photo">Photo</label>
 <p class="hint" id="photo-hint">Drop a photo here or choose one: JPEG, PNG, WebP, HEIC, AVIF, GIF or TIFF, up to ${mb(maxUploadBytes)}. One clear subject works best.</p>
@@ -105,7 +105,7 @@ export function checkoutPage(assets: SiteAssets, animationId: string): string {
     scripts: [assets.scripts.checkout],
     main: `<h1>Order stickers</h1>
 <p class="lead">Stickers of your buddy, each with a QR code that plays its animation.</p>
-<form id="order-form" data-animation-id="${escapeHtml(animationId)}" novalidate>
+<form id="order-form" method="post" action="/animations/${escapeHtml(encodeURIComponent(animationId))}/order" data-animation-id="${escapeHtml(animationId)}" novalidate>
 <section class="card" aria-labelledby="stickers-heading">
 <h2 id="stickers-heading">Your stickers</h2>
 <div class="row three">
@@ -142,7 +142,15 @@ ${field('email', 'Email', `<input type="email" id="email" name="email" autocompl
 <div id="form-error" class="message error" role="alert" hidden></div>
 <button type="submit" id="order-submit" class="wide">Continue to payment</button>
 <p class="center small"><a href="/animations/${escapeHtml(animationId)}">Back to your buddy</a></p>
-</form>`,
+</form>
+<section id="keep-link" class="card" aria-labelledby="keep-link-heading" hidden>
+<h2 id="keep-link-heading" tabindex="-1">Copy your order’s private link first</h2>
+<p>Your order is made. This browser cannot keep it for you (its storage is blocked or turned off), so this private link may be the only way back to your order after paying. Copy it and keep it somewhere safe before you go on.</p>
+<p class="muted">Anyone with the link can see and cancel the order.</p>
+<label class="label" for="order-private-link">Private link</label>
+<div class="share"><input type="url" id="order-private-link" readonly><button type="button" class="secondary" id="copy-order-link">Copy</button></div>
+<div class="actions"><button type="button" id="continue-payment" class="wide">Continue to payment</button></div>
+</section>`,
   });
 }
 
@@ -155,7 +163,7 @@ export function orderPage(assets: SiteAssets): string {
     main: `<h1>Your sticker order</h1>
 <p id="order-loading" class="lead" aria-live="polite">Loading your order…</p>
 <section id="order-missing" class="card" aria-labelledby="missing-heading" hidden>
-<h2 id="missing-heading">This page needs the order’s private link</h2>
+<h2 id="missing-heading" tabindex="-1">This page needs the order’s private link</h2>
 <p>Open the private link you got when you ordered (it ends in <code>#token=…</code>), on this device or any other.</p>
 <p class="muted">For your privacy, an order is only shown through its own link.</p>
 <p><a class="button secondary" href="/">Make a buddy</a></p>
@@ -172,7 +180,7 @@ export function orderPage(assets: SiteAssets): string {
 <div id="cancel-confirm" hidden><p>Cancel this order? Any payment is refunded.</p>
 <div class="actions"><button type="button" class="danger" id="cancel-yes">Yes, cancel it</button><button type="button" class="secondary" id="cancel-no">Keep my order</button></div></div>
 </div>
-<div id="cancel-message" class="message" role="status" hidden></div>
+<div id="cancel-message" class="message" role="status" tabindex="-1" hidden></div>
 </section>
 <section class="card" aria-labelledby="what-heading">
 <h2 id="what-heading">Your stickers</h2>
@@ -186,7 +194,7 @@ export function orderPage(assets: SiteAssets): string {
 <h2 id="timeline-heading">Timeline</h2>
 <ol id="timeline" class="timeline" aria-labelledby="timeline-heading"></ol>
 </section>
-<section class="card" aria-labelledby="link-heading">
+<section class="card" id="private-link-card" aria-labelledby="link-heading">
 <h2 id="link-heading">Keep this private link</h2>
 <p class="muted">It is the only way back to this order. Anyone with it can see and cancel the order.</p>
 <label class="label" for="private-link">Private link</label>

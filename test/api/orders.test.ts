@@ -211,6 +211,33 @@ describe('POST /api/orders', () => {
   });
 });
 
+describe('the order cookie of the browser that placed it', () => {
+  it('carries the access token for that order only: HttpOnly, SameSite=Strict, scoped to its API paths', async () => {
+    const finished = (await animation('succeeded')).id;
+    const placed = async () => {
+      const res = await post('/api/orders', request(finished));
+      expect(res.status).toBe(201);
+      const { id } = (await res.json()) as { id: string };
+      return { id, cookie: res.headers.get('set-cookie')! };
+    };
+    const a = await placed();
+    const b = await placed();
+    expect(a.cookie).toMatch(new RegExp(`^sf_order_token=ot_[A-Za-z0-9_-]+; path=/api/orders/${a.id}; expires=[^;]+; samesite=strict; httponly$`));
+    const pair = a.cookie.split(';')[0]!;
+    const got = await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair } });
+    expect(got.status).toBe(200);
+    expect(((await got.json()) as { id: string }).id).toBe(a.id);
+    // Not another order's key; not a made-up one; and an explicit Authorization header wins.
+    expect((await fetch(`${base}/api/orders/${b.id}`, { headers: { cookie: pair } })).status).toBe(404);
+    expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: 'sf_order_token=ot_forged' } })).status).toBe(404);
+    expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair, authorization: 'Bearer wrong' } })).status).toBe(404);
+    expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair, authorization: `Basic x` } })).status).toBe(404);
+    // It cancels too (the order page's cancel button works without a stored token).
+    const cancel = await fetch(`${base}/api/orders/${a.id}/cancel`, { method: 'POST', headers: { cookie: pair } });
+    expect(cancel.status).toBe(200);
+  });
+});
+
 describe('an order placed while the buddy is made', () => {
   it('is the animation child, answers GET with its token only, and locks at the printer (409)', async () => {
     const buddy = await animation('running');

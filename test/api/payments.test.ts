@@ -316,13 +316,17 @@ describe('POST /webhooks/stripe', () => {
     expect(await signals(order.orderId)).toHaveLength(1);
   });
 
-  it('answers 404 for a payment of an unknown order', async () => {
+  it('acknowledges a payment of an unknown order (a redelivery would not help) and tells the operator', async () => {
     const order = await newOrder();
     const event = await completedEvent(order);
     const unknown = 'or_' + 'Z'.repeat(22);
-    const res = await postEvent({ ...event, id: `evt_${randomUUID()}`, data: { object: { ...event.data.object, client_reference_id: unknown, metadata: { orderId: unknown } } } });
-    expect(res.status).toBe(404);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('order_not_found');
+    const stray = { ...event, id: `evt_${randomUUID()}`, data: { object: { ...event.data.object, client_reference_id: unknown, metadata: { orderId: unknown } } } };
+    const res = await postEvent(stray);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true, ignored: true, reason: 'unknown order' });
+    expect(logged.some((l) => l.includes('ERROR') && l.includes('names no order of ours') && l.includes(unknown))).toBe(true);
+    expect(await (await postEvent(stray)).json()).toEqual({ received: true, duplicate: true });
+    expect(await signals(order.orderId)).toHaveLength(0);
   });
 
   it('refuses a payment whose amount or currency differs from the order: 400, no signal', async () => {
@@ -498,6 +502,29 @@ describe('POST /webhooks/stripe: delayed payments and providers', () => {
     expect(refundPosts[0]!.params.get('payment_intent')).toBe(intentId);
     expect(refundPosts[0]!.params.get('amount')).toBe('2199');
     expect(await refunds(order.orderId)).toHaveLength(0); // nothing went to the local provider
+    expect(stripeApi.reset()).toBe(0);
+  });
+
+  it('refunds a second payment for an order that ended with another one under that payment\'s own key', async () => {
+    const order = await newOrder({ provider: 'stripe' });
+    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('replaced by a finished run');
+    const taskQueue = `finished-${randomUUID()}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: {} });
+    await worker.runUntil(
+      env.client.workflow.execute('finishedOrderFixture', {
+        taskQueue,
+        workflowId: orderWorkflowId(order.orderId),
+        args: [{ status: 'delivered', payment: { paymentIntentId: 'pi_the_first_payment' } }],
+      }),
+    );
+    const event = stripePaidEvent(order);
+    const intentId = event.data.object.payment_intent;
+    stripeApi.reset();
+    // substituted: GET payment intent → paid 21.99. The rest is stripe-mock's.
+    stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, await paidIntent(intentId));
+    expect(await (await postEvent(event)).json()).toEqual({ received: true, refunded: true });
+    const refundPosts = stripeApi.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(refundPosts.map((r) => r.headers['idempotency-key'])).toEqual([`refund:order:${order.orderId}:${intentId}`]);
     expect(stripeApi.reset()).toBe(0);
   });
 });

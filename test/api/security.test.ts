@@ -21,8 +21,10 @@ async function serve(app: Koa): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function routes(): Router {
+/** Test routes; the upload route guarded as `animationRoutes` guards it (`limitUploads`). */
+function routes(uploadsPerMinute?: number): Router {
   const router = new Router();
+  const limit = uploadsPerMinute ? [rateLimit({ perMinute: uploadsPerMinute, what: 'photo uploads' })] : [];
   router.get('/page', (ctx) => {
     ctx.type = 'html';
     ctx.body = '<!doctype html><p>hi</p>';
@@ -34,7 +36,7 @@ function routes(): Router {
   router.get('/boom', () => {
     throw new Error('secret detail');
   });
-  router.post('/api/animations', (ctx) => {
+  router.post('/api/animations', ...limit, (ctx) => {
     ctx.status = 202;
     ctx.body = { ok: true };
   });
@@ -75,7 +77,7 @@ describe('upload rate limit', () => {
     fetch(`${base}/api/animations`, { method: 'POST', body: 'x'.repeat(1000), headers });
 
   it('allows a burst of the per-minute limit per client, then answers 429 with Retry-After before reading the upload', async () => {
-    const base = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 3 }));
+    const base = await serve(createApp({ logger, probes: [], routers: [routes(3)] }));
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await upload(base)).status);
     expect(statuses).toEqual([202, 202, 202, 429]);
@@ -86,15 +88,24 @@ describe('upload rate limit', () => {
     expect(await refused.json()).toEqual({ error: { code: 'rate_limited', message: expect.stringContaining('at most 3 a minute') } });
     // Other routes are not limited.
     expect((await fetch(`${base}/page`)).status).toBe(200);
+    // Every spelling the router accepts is the same route, and counted as such.
+    for (const path of ['/api/animations/', '/API/animations', '/api/Animations/']) {
+      expect((await fetch(`${base}${path}`, { method: 'POST', body: 'x' })).status, path).toBe(429);
+    }
   });
 
   it('counts each client on its own, by X-Forwarded-For only behind a trusted proxy', async () => {
-    const trusted = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 1, trustProxy: true }));
+    const trusted = await serve(createApp({ logger, probes: [], routers: [routes(1)], trustProxy: true }));
     expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(202);
     expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
     expect((await upload(trusted, { 'x-forwarded-for': '203.0.113.8' })).status).toBe(202);
+    // The proxy appends the address it saw; what the client wrote before it changes nothing.
+    expect((await upload(trusted, { 'x-forwarded-for': '1.1.1.1, 203.0.113.9' })).status).toBe(202);
+    for (const spoof of ['1.1.1.2, 203.0.113.9', '10.0.0.1, 1.1.1.3, 203.0.113.9']) {
+      expect((await upload(trusted, { 'x-forwarded-for': spoof })).status, spoof).toBe(429);
+    }
     // Without a trusted proxy the header is the client's own claim: ignored.
-    const direct = await serve(createApp({ logger, probes: [], routers: [routes()], uploadsPerMinute: 1 }));
+    const direct = await serve(createApp({ logger, probes: [], routers: [routes(1)] }));
     expect((await upload(direct, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(202);
     expect((await upload(direct, { 'x-forwarded-for': '198.51.100.1' })).status).toBe(429);
   });
@@ -108,7 +119,7 @@ describe('upload rate limit', () => {
       Object.defineProperty(ctx.request, 'ip', { value: ip });
       await next();
     });
-    app.use(rateLimit({ applies: () => true, perMinute: 2, what: 'tries', maxClients: 2, now: () => now }));
+    app.use(rateLimit({ perMinute: 2, what: 'tries', maxClients: 2, now: () => now }));
     app.use((ctx) => (ctx.body = 'ok'));
     const base = await serve(app);
     const hit = async () => (await fetch(base)).status;

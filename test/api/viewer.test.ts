@@ -252,12 +252,44 @@ describe('GET /a/:token/<file>', () => {
     expect(stale.body.length).toBe(size);
   });
 
+  it('a storage failure is a 500 that no cache may keep (no immutable caching, no ETag, no range)', async () => {
+    const store = new LocalBlobStore(blobRoot);
+    const failing = Object.assign(Object.create(store) as LocalBlobStore, {
+      get: async (key: string, opts?: Parameters<LocalBlobStore['get']>[1]) => {
+        if (key.endsWith('.webm')) throw new Error('storage unavailable (503)');
+        return store.get(key, opts);
+      },
+    });
+    const app = createApp({
+      logger: createLogger('error', () => undefined),
+      probes: [],
+      routers: [viewerRoutes({ animations: new AnimationRepository(db), blobs: failing, publicUrl: PUBLIC_URL })],
+    });
+    const other = app.listen(0, '127.0.0.1');
+    await new Promise((r) => other.once('listening', r));
+    try {
+      const at = `http://127.0.0.1:${(other.address() as AddressInfo).port}/a/${ready.viewerToken}`;
+      expect((await fetch(at)).status).toBe(200); // the page: files known, sizes read with stat
+      for (const headers of [{}, { range: 'bytes=0-9' }] as Record<string, string>[]) {
+        const res = await fetch(`${at}/buddy.webm`, { headers });
+        expect(res.status).toBe(500);
+        expect(res.headers.get('cache-control') ?? '').not.toMatch(/immutable|max-age/);
+        expect(res.headers.get('etag')).toBeNull();
+        expect(res.headers.get('content-range')).toBeNull();
+      }
+    } finally {
+      await new Promise((r) => other.close(r));
+    }
+  });
+
   it('an unsatisfiable range: 416 with the size', async () => {
     const size = (await blob(ready, 'buddy.webm')).length;
     for (const range of [`bytes=${size}-`, `bytes=${size + 100}-${size + 200}`, 'bytes=-0']) {
       const { res, body } = await get(`/a/${ready.viewerToken}/buddy.webm`, { range });
       expect(res.status, range).toBe(416);
       expect(res.headers.get('content-range')).toBe(`bytes */${size}`);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('etag')).toBeNull();
       expect(body.length).toBe(0);
     }
   });

@@ -3,10 +3,13 @@
  * by the real page routes under the default Content-Security-Policy, over a scripted API: the
  * upload preview and a refusal's message, the live progress and the finished buddy (with the
  * WebP fallback when the video cannot play), the checkout's live total (equal to priceOf) and its
- * hand-over to the order page, and the order page with and without its private link. No console
- * errors, no CSP violations (that catches inline code), no axe WCAG A/AA findings.
+ * hand-over to the order page, and the order page with and without its private link; a browser
+ * that cannot keep the token (the private link to copy, the order cookie); the token kept in the
+ * address bar until the order loads; a buddy gone (404) or a failing API on the progress page; the
+ * buttons given back when a page comes back from the back/forward cache. No console errors, no CSP
+ * violations (that catches inline code), no axe WCAG A/AA findings.
  */
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,6 +37,10 @@ let base: string;
 let browser: Browser;
 let animation: AnimationRecord;
 const posted: unknown[] = [];
+/** The order `POST /api/orders` makes next, and where its checkout is. */
+const nextOrder = { id: 'or_smoke', checkoutUrl: '/orders/or_smoke' };
+/** Every request to an order, with the Authorization it carried. */
+const orderRequests: Array<{ method: string; path: string; authorization: string }> = [];
 
 const order = {
   id: 'or_smoke',
@@ -50,6 +57,14 @@ const order = {
   tracking: { carrier: 'Sim Post', number: 'SP123', url: 'https://track.example/SP123' },
   payment: { paidAt: '2025-05-01T10:02:00.000Z' },
 };
+
+/** Orders still open (cancellable): one opened by its private link, one by the order cookie alone. */
+const openOrders = {
+  or_open: { ...order, id: 'or_open', status: 'paid', tracking: undefined, timeline: order.timeline.slice(0, 2) },
+  or_cookie: { ...order, id: 'or_cookie', status: 'paid', tracking: undefined, timeline: order.timeline.slice(0, 2) },
+};
+const orders: Record<string, typeof order | (typeof openOrders)['or_open']> = { [order.id]: order, ...openOrders };
+const COOKIE = 'sf_order_token';
 
 /** The API as the pages see it, scripted. */
 function fakeApi(): Router {
@@ -108,16 +123,34 @@ function fakeApi(): Router {
     const chunks: Buffer[] = [];
     for await (const c of ctx.req) chunks.push(c as Buffer);
     posted.push(JSON.parse(Buffer.concat(chunks).toString()));
+    const { id, checkoutUrl } = nextOrder;
+    // As the API does: the token also in an HttpOnly cookie for this order's API paths only.
+    ctx.cookies.set(COOKIE, TOKEN, { signed: false, httpOnly: true, sameSite: 'strict', path: `/api/orders/${id}` });
     ctx.status = 201;
-    ctx.body = { id: order.id, status: 'awaiting_payment', accessToken: TOKEN, checkoutUrl: `/orders/${order.id}` };
+    ctx.body = { id, status: 'awaiting_payment', accessToken: TOKEN, checkoutUrl, orderUrl: `${base}/orders/${id}#token=${TOKEN}` };
   });
-  router.get('/api/orders/:id', (ctx) => {
-    if (ctx.params.id !== order.id || ctx.get('authorization') !== `Bearer ${TOKEN}`) {
+  /** The order, for its token in the Authorization header or, without one, in the cookie. */
+  const authorized = (ctx: RouterContext) => {
+    orderRequests.push({ method: ctx.method, path: ctx.path, authorization: ctx.get('authorization') });
+    const header = ctx.get('authorization');
+    const token = header ? /^Bearer (.+)$/.exec(header)?.[1] : ctx.cookies.get(COOKIE, { signed: false });
+    const found = token === TOKEN ? orders[ctx.params.id!] : undefined;
+    if (!found) {
       ctx.status = 404;
       ctx.body = { error: { code: 'not_found', message: 'no order with that id and access token' } };
-      return;
     }
-    ctx.body = order;
+    return found;
+  };
+  router.get('/api/orders/:id', (ctx) => {
+    const found = authorized(ctx);
+    if (found) ctx.body = found;
+  });
+  router.post('/api/orders/:id/cancel', (ctx) => {
+    const found = authorized(ctx);
+    if (!found) return;
+    found.status = 'cancelled';
+    found.timeline = [...found.timeline, { at: new Date().toISOString(), status: 'cancelled' }];
+    ctx.body = found;
   });
   return router;
 }
@@ -146,13 +179,36 @@ afterAll(async () => {
   await db?.close();
 });
 
-async function open(url: string): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+/** Opens `url` in a new phone context; `before` scripts the context or page before it loads. */
+async function open(
+  url: string,
+  before?: (context: BrowserContext, page: Page) => Promise<unknown>,
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   const context = await phoneContext(browser);
   const page = await context.newPage();
   const problems = watchProblems(page);
+  await before?.(context, page);
   await page.goto(`${base}${url}`);
   return { context, page, problems };
 }
+
+/** A valid checkout: 12 × 3-inch circles to the test address. */
+async function fillOrderForm(page: Page) {
+  await page.getByLabel('Shape').selectOption('circle');
+  await page.getByLabel('Size').selectOption('3');
+  await page.getByLabel('Quantity').fill('12');
+  await page.getByLabel('Full name').fill(order.shipping.name);
+  await page.getByLabel('Address line 1').fill(order.shipping.line1);
+  await page.getByLabel('City').fill(order.shipping.city);
+  await page.getByLabel('Postal code').fill(order.shipping.postalCode);
+  await page.getByLabel('Country').selectOption('GB');
+  await page.getByLabel('Email').fill('ada@example.com');
+}
+
+const activeId = (page: Page) => page.evaluate(() => document.activeElement?.id);
+const orderStatus = (page: Page) => page.locator('[data-order-status]').getAttribute('data-order-status');
+/** Failed loads the test caused on purpose. */
+const expected = (problem: string) => /status of (404|503)|ERR_INTERNET_DISCONNECTED/.test(problem);
 
 describe('the pages in Chromium', () => {
   it('upload: the chosen photo is previewed, credits shown, a refusal explained and the photo kept', async () => {
@@ -274,5 +330,161 @@ describe('the pages in Chromium', () => {
     expect(await accessibilityProblems(page)).toEqual([]);
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  it('checkout: a browser that cannot keep the token shows the private link to copy first; the order cookie opens the order', async () => {
+    Object.assign(nextOrder, { id: 'or_cookie', checkoutUrl: '/orders/or_cookie' });
+    const { context, page, problems } = await open(`/animations/${animation.id}/order`, async (ctx) => {
+      // As Safari with storage blocked: every write to localStorage throws.
+      await ctx.addInitScript(() => {
+        Storage.prototype.setItem = () => {
+          throw new DOMException('The operation is insecure.', 'SecurityError');
+        };
+      });
+      await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    });
+    await fillOrderForm(page);
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.getByRole('heading', { name: 'Copy your order’s private link first' }).waitFor({ state: 'visible' });
+    expect(page.url()).toBe(`${base}/animations/${animation.id}/order`); // not gone to pay without it
+    expect(await activeId(page)).toBe('keep-link-heading');
+    expect(await page.locator('#order-form').isHidden()).toBe(true);
+    const link = `${base}/orders/or_cookie#token=${TOKEN}`;
+    expect(await page.getByLabel('Private link', { exact: true }).inputValue()).toBe(link);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect.poll(() => page.locator('#copy-order-link').textContent()).toBe('Copied');
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
+    expect(await accessibilityProblems(page)).toEqual([]);
+
+    // Back from paying, with no token in the address bar nor in storage: the cookie opens the order.
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.waitForURL(`${base}/orders/or_cookie`);
+    await expect.poll(() => orderStatus(page)).toBe('paid');
+    expect(await page.locator('#order-details').isVisible()).toBe(true);
+    expect(await page.locator('#private-link-card').isHidden()).toBe(true); // no token here to show
+    const requests = () => orderRequests.filter((r) => r.path.startsWith('/api/orders/or_cookie'));
+    expect(requests().map((r) => r.authorization)).toEqual(requests().map(() => ''));
+
+    // Cancelling works the same way; the focus goes from the vanished confirm box to what happened.
+    await page.getByRole('button', { name: 'Cancel order' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel it' }).click();
+    await expect.poll(() => page.locator('#cancel-message').textContent()).toBe('Your order is cancelled.');
+    expect(await activeId(page)).toBe('cancel-message');
+    expect(await orderStatus(page)).toBe('cancelled');
+    expect(requests().find((r) => r.method === 'POST')).toEqual({ method: 'POST', path: '/api/orders/or_cookie/cancel', authorization: '' });
+    expect(await accessibilityProblems(page)).toEqual([]);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('order: the private link stays in the address bar until the order loads; the status is announced only when it changes', async () => {
+    const { context, page, problems } = await open(`/orders/or_open#token=${TOKEN}`, (_ctx, page) =>
+      page.route(`${base}/api/orders/or_open`, (route) => route.abort('internetdisconnected'), { times: 1 }),
+    );
+    await expect.poll(() => page.locator('#order-loading').textContent()).toMatch(/Trying again…$/);
+    expect(new URL(page.url()).hash).toBe(`#token=${TOKEN}`);
+    // The shopper reloads: the token is still there, and this time it is accepted.
+    await page.reload();
+    await expect.poll(() => orderStatus(page)).toBe('paid');
+    expect(new URL(page.url()).hash).toBe('');
+    expect(await page.evaluate(() => localStorage.getItem('stickerflow:order:or_open'))).toBe(JSON.stringify({ accessToken: TOKEN }));
+    expect(await page.getByLabel('Private link', { exact: true }).inputValue()).toBe(`${base}/orders/or_open#token=${TOKEN}`);
+
+    // The badge sits in an aria-live region: a poll with the same status leaves it alone.
+    await page.evaluate(() => {
+      const w = window as unknown as { badgeChanges: number };
+      w.badgeChanges = 0;
+      new MutationObserver((records) => (w.badgeChanges += records.length)).observe(document.getElementById('order-status')!, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      });
+    });
+    const gets = () => orderRequests.filter((r) => r.method === 'GET' && r.path === '/api/orders/or_open').length;
+    const before = gets();
+    await expect.poll(gets, { timeout: 10_000 }).toBeGreaterThan(before);
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => (window as unknown as { badgeChanges: number }).badgeChanges)).toBe(0);
+    expect(await page.locator('#order-status').textContent()).toBe('Paid');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
+    await context.close();
+  });
+
+  it('progress: a buddy the API no longer knows is final; failures are said and retried less and less often', async () => {
+    const api = `${base}/api/animations/${animation.id}`;
+    const calls = { gone: 0, failing: 0 };
+    const scripted = (kind: keyof typeof calls, status: number) => async (_ctx: BrowserContext, page: Page) => {
+      const body = JSON.stringify({ error: { code: status === 404 ? 'not_found' : 'unavailable', message: 'scripted' } });
+      await page.route(`${api}/events`, (route) => route.fulfill({ status, contentType: 'application/json', body }));
+      await page.route(api, (route) => {
+        calls[kind]++;
+        return route.fulfill({ status, contentType: 'application/json', body });
+      });
+    };
+    await Promise.all([
+      (async () => {
+        const { context, page, problems } = await open(`/animations/${animation.id}`, scripted('gone', 404));
+        await page.getByRole('heading', { level: 1, name: 'We could not find this buddy' }).waitFor({ state: 'visible' });
+        expect(await page.locator('#summary').textContent()).toMatch(/^It no longer exists/);
+        expect(await page.getByRole('alert').getByRole('link', { name: 'Try another photo' }).getAttribute('href')).toBe('/');
+        await page.waitForTimeout(4000); // longer than any retry would wait
+        expect(calls.gone).toBe(1);
+        expect(await accessibilityProblems(page)).toEqual([]);
+        expect(problems.filter((p) => !expected(p))).toEqual([]);
+        await context.close();
+      })(),
+      (async () => {
+        const { context, page, problems } = await open(`/animations/${animation.id}`, scripted('failing', 503));
+        const summary = page.locator('#summary');
+        const retrying = (seconds: number) => `We could not get your buddy’s progress (error 503). Trying again in ${seconds} seconds…`;
+        await expect.poll(() => summary.textContent()).toBe(retrying(3));
+        await expect.poll(() => summary.textContent(), { timeout: 8000 }).toBe(retrying(6));
+        expect(calls.failing).toBe(2);
+        expect(problems.filter((p) => !expected(p))).toEqual([]);
+        await context.close();
+      })(),
+    ]);
+  });
+
+  it('upload and checkout: a page back from the back/forward cache has its button again', async () => {
+    // Chromium under Playwright runs without the back/forward cache: the pages leave for a 204
+    // (which keeps them where they are, button disabled), then get the restore's pageshow event.
+    const restored = (page: Page) => page.evaluate(() => dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+    const left = (page: Page, url: string) =>
+      new Promise<void>((resolve) =>
+        void page.route(url, async (route) => {
+          await route.fulfill({ status: 204 });
+          resolve();
+        }),
+      );
+
+    const upload = await open('/', (_ctx, page) =>
+      page.route(`${base}/api/animations`, (route) => route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ id: 'an_elsewhere' }) })),
+    );
+    const uploaded = left(upload.page, `${base}/animations/an_elsewhere`);
+    await upload.page.getByLabel('Photo').setInputFiles(photo);
+    await upload.page.getByRole('button', { name: 'Make my buddy' }).click();
+    await uploaded;
+    const uploadButton = upload.page.locator('#upload-submit');
+    expect([await uploadButton.textContent(), await uploadButton.isDisabled()]).toEqual(['Uploading…', true]);
+    await restored(upload.page);
+    expect([await uploadButton.textContent(), await uploadButton.isDisabled()]).toEqual(['Make my buddy', false]);
+    expect(upload.problems).toEqual([]);
+    await upload.context.close();
+
+    Object.assign(nextOrder, { id: 'or_smoke', checkoutUrl: '/pay-elsewhere' });
+    const checkout = await open(`/animations/${animation.id}/order`);
+    const paying = left(checkout.page, `${base}/pay-elsewhere`);
+    await fillOrderForm(checkout.page);
+    await checkout.page.getByRole('button', { name: 'Continue to payment' }).click();
+    await paying;
+    const orderButton = checkout.page.locator('#order-submit');
+    expect([await orderButton.textContent(), await orderButton.isDisabled()]).toEqual(['Opening the payment page…', true]);
+    await restored(checkout.page);
+    expect([await orderButton.textContent(), await orderButton.isDisabled()]).toEqual(['Continue to payment', false]);
+    expect(checkout.problems).toEqual([]);
+    await checkout.context.close();
   });
 });

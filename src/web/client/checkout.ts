@@ -2,7 +2,9 @@
  * The sticker checkout (`/animations/:id/order`): the live price from the same catalogue the
  * server charges by (orders/catalog.ts, bundled in), the server's own form rules checked before
  * sending, then `POST /api/orders`: the access token is kept for the order page and the shopper
- * goes on to pay.
+ * goes on to pay. When this browser cannot keep the token, the shopper is shown the order's private
+ * link to copy before going on (the API's cookie may still open the order here, but the link is the
+ * one way back that never fails).
  */
 import {
   ADDRESS_MAX_LENGTH,
@@ -22,12 +24,13 @@ import {
   type ShippingAddress,
   type SizeInches,
 } from '../../orders/catalog.js';
-import { apiMessage, byId, NETWORK_ERROR, say, saveOrderToken, SERVER_ERROR } from './common.js';
+import { apiMessage, byId, isHttpUrl, NETWORK_ERROR, say, saveOrderToken, SERVER_ERROR, wireCopy } from './common.js';
 
 const form = byId<HTMLFormElement>('order-form');
 const animationId = form.dataset.animationId!;
 const formError = byId('form-error');
 const submit = byId<HTMLButtonElement>('order-submit');
+const SUBMIT_LABEL = 'Continue to payment';
 
 type Field = 'shape' | 'size' | 'quantity' | 'name' | 'line1' | 'line2' | 'city' | 'postalCode' | 'region' | 'country' | 'email';
 const control = (f: Field) => byId<HTMLInputElement | HTMLSelectElement>(f);
@@ -127,6 +130,27 @@ try {
   // No region: the shopper chooses.
 }
 
+/** `POST /api/orders`'s answer (PRODUCT.md §4), as far as this page needs it. */
+interface CreatedOrder {
+  id: string;
+  accessToken: string;
+  checkoutUrl: string;
+  orderUrl?: string;
+}
+
+/** The token could not be kept: the private link is shown, to copy, before going on to pay. */
+function keepLinkFirst(order: CreatedOrder) {
+  const link = byId<HTMLInputElement>('order-private-link');
+  link.defaultValue = isHttpUrl(order.orderUrl)
+    ? order.orderUrl
+    : `${location.origin}/orders/${encodeURIComponent(order.id)}#token=${encodeURIComponent(order.accessToken)}`;
+  wireCopy(byId<HTMLButtonElement>('copy-order-link'), link);
+  byId('continue-payment').addEventListener('click', () => location.assign(order.checkoutUrl));
+  form.hidden = true;
+  byId('keep-link').hidden = false;
+  byId('keep-link-heading').focus();
+}
+
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   say(formError);
@@ -151,8 +175,8 @@ form.addEventListener('submit', async (e) => {
       body: JSON.stringify({ animationId, product, shipping, email }),
     });
     if (res.status === 201) {
-      const order = (await res.json()) as { id: string; accessToken: string; checkoutUrl: string };
-      saveOrderToken(order.id, order.accessToken);
+      const order = (await res.json()) as CreatedOrder;
+      if (!saveOrderToken(order.id, order.accessToken)) return keepLinkFirst(order);
       leaving = true;
       location.assign(order.checkoutUrl);
       return;
@@ -165,11 +189,18 @@ form.addEventListener('submit', async (e) => {
   } catch {
     say(formError, NETWORK_ERROR);
   } finally {
-    if (!leaving) {
-      submit.disabled = false;
-      submit.textContent = 'Continue to payment';
-    }
+    if (!leaving) resetSubmit();
   }
+});
+
+function resetSubmit() {
+  submit.disabled = false;
+  submit.textContent = SUBMIT_LABEL;
+}
+
+// Back from the payment page, the browser may restore this page as it was left: button disabled.
+addEventListener('pageshow', (e) => {
+  if (e.persisted) resetSubmit();
 });
 
 updatePrice();

@@ -34,11 +34,17 @@ export function randomKey(): string {
 /** Where the checkout keeps an order's access token, so the order page can open without its link. */
 const tokenKey = (orderId: string) => `stickerflow:order:${orderId}`;
 
-export function saveOrderToken(orderId: string, accessToken: string) {
+/**
+ * Whether the token was kept. Storage can refuse (blocked by the browser or its settings, full,
+ * some private modes): then this browser cannot reopen the order by itself, and the caller must
+ * make sure the shopper keeps the private link.
+ */
+export function saveOrderToken(orderId: string, accessToken: string): boolean {
   try {
     localStorage.setItem(tokenKey(orderId), JSON.stringify({ accessToken }));
+    return true;
   } catch {
-    // Storage off (private mode): the private link still works.
+    return false;
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * The order page (`/orders/:id#token=…`): the same HTML for every order; this script reads the
- * order with the private link's token (taken from the fragment, which never reaches a server, then
- * kept in localStorage and dropped from the address bar), shows it, and polls until the order
- * is over. Without a working token it shows nothing but how to get in.
+ * order with the private link's token (taken from the fragment, which never reaches a server; once
+ * the API has accepted it, kept in localStorage and dropped from the address bar), shows it, and
+ * polls until the order is over. With no token known here it still asks: the API's order cookie,
+ * set when the order was made in this browser, may open it. Without either it shows nothing but
+ * how to get in.
  */
 import { describeProduct, formatAmount, type Product, type ShippingAddress } from '../../orders/catalog.js';
 import { apiMessage, byId, isHttpUrl, NETWORK_ERROR, readOrderToken, saveOrderToken, say, SERVER_ERROR, wireCopy } from './common.js';
@@ -43,19 +45,19 @@ const orderId = decodeURIComponent(location.pathname.split('/')[2] ?? '');
 const loading = byId('order-loading');
 const details = byId('order-details');
 
-function takeToken(): string | undefined {
-  const fromLink = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (fromLink) {
-    // Kept only once the API accepts it (in load), so a wrong link never replaces a good token.
-    history.replaceState(history.state, '', location.pathname + location.search);
-    return fromLink;
-  }
-  return readOrderToken(orderId);
-}
-
-const token = takeToken();
+/**
+ * The private link's token, else the one kept here. The fragment stays in the address bar until
+ * the API has accepted it (in load): a reload after a failed first request must still have it.
+ */
+const fromLink = new URLSearchParams(location.hash.slice(1)).get('token') || undefined;
+const token = fromLink ?? readOrderToken(orderId);
 const api = `/api/orders/${encodeURIComponent(orderId)}`;
-const authorized = (init: RequestInit = {}): RequestInit => ({ ...init, cache: 'no-store', headers: { ...init.headers, Authorization: `Bearer ${token}` } });
+/** With the token when there is one; without, the same-origin request still carries the order cookie. */
+const authorized = (init: RequestInit = {}): RequestInit => ({
+  ...init,
+  cache: 'no-store',
+  headers: token ? { Authorization: `Bearer ${token}` } : {},
+});
 
 function needsPrivateLink() {
   say(loading);
@@ -81,9 +83,12 @@ const when = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyl
 function render(order: OrderView) {
   const status = STATUS[order.status] ?? { label: order.status, next: '' };
   const badge = byId('order-status');
-  badge.dataset.orderStatus = order.status;
-  badge.textContent = status.label;
-  byId('order-next').textContent = status.next;
+  // The badge is read out (aria-live) whenever it changes: only when the status does.
+  if (badge.dataset.orderStatus !== order.status) {
+    badge.dataset.orderStatus = order.status;
+    badge.textContent = status.label;
+    byId('order-next').textContent = status.next;
+  }
   say(byId('order-problem'), order.error);
 
   const refund = order.refund;
@@ -143,6 +148,17 @@ function render(order: OrderView) {
 }
 
 let timer: ReturnType<typeof setTimeout> | undefined;
+let accepted = false;
+
+/** The first time the API accepts the token: keep it here and take it out of the address bar. */
+function tokenAccepted() {
+  if (accepted) return;
+  accepted = true;
+  if (!token) return;
+  // Kept only now, so a wrong link never replaces a good token.
+  saveOrderToken(orderId, token);
+  if (fromLink) history.replaceState(history.state, '', location.pathname + location.search);
+}
 
 async function load() {
   clearTimeout(timer);
@@ -151,7 +167,7 @@ async function load() {
     if (res.status === 404) return needsPrivateLink();
     if (!res.ok) throw new Error(res.status < 500 ? ((await apiMessage(res)) ?? SERVER_ERROR) : SERVER_ERROR);
     const order = (await res.json()) as OrderView;
-    if (token) saveOrderToken(orderId, token);
+    tokenAccepted();
     render(order);
     if (OVER.includes(order.status)) return;
   } catch (err) {
@@ -198,6 +214,9 @@ function wireCancel() {
     } finally {
       yes.disabled = false;
       confirm.hidden = true;
+      // The confirm box held the focus: hand it to what says what happened.
+      if (!message.hidden) message.focus();
+      else if (!byId('order-missing').hidden) byId('missing-heading').focus();
     }
   });
 }
@@ -207,12 +226,17 @@ addEventListener('hashchange', () => {
   if (new URLSearchParams(location.hash.slice(1)).has('token')) location.reload();
 });
 
-if (!orderId || !token) {
+if (!orderId) {
   needsPrivateLink();
 } else {
-  const link = byId<HTMLInputElement>('private-link');
-  link.defaultValue = `${location.origin}/orders/${encodeURIComponent(orderId)}#token=${encodeURIComponent(token)}`;
-  wireCopy(byId<HTMLButtonElement>('copy-private-link'), link);
+  if (token) {
+    const link = byId<HTMLInputElement>('private-link');
+    link.defaultValue = `${location.origin}/orders/${encodeURIComponent(orderId)}#token=${encodeURIComponent(token)}`;
+    wireCopy(byId<HTMLButtonElement>('copy-private-link'), link);
+  } else {
+    // Opened by the order cookie alone: there is no link to show here.
+    byId('private-link-card').hidden = true;
+  }
   wireCancel();
   void load();
 }

@@ -2,10 +2,12 @@
  * The progress page (`/animations/:id`): follows `GET /api/animations/:id/events` (server-sent
  * events, replayed from the start, so a late page sees every step), then reads the finished
  * animation from `GET /api/animations/:id` and plays it over a checkerboard. When the stream
- * cannot be kept open it falls back to polling the status.
+ * cannot be kept open it falls back to polling the status. An animation the API no longer knows
+ * (404, e.g. removed after its retention) is final; any other failure is said and retried, less
+ * and less often.
  */
 import type { ProgressEvent, StepStatus } from '../../workflows/shared/progress.js';
-import { apiMessage, byId, isHttpUrl, say, wireCopy } from './common.js';
+import { apiMessage, byId, isHttpUrl, NETWORK_ERROR, say, wireCopy } from './common.js';
 import { showsTransparency } from './transparency.js';
 
 /**
@@ -67,26 +69,66 @@ function setStep(name: string, status: StepStatus) {
 }
 
 let finished = false;
+let timer: ReturnType<typeof setTimeout> | undefined;
+const RETRY_FIRST_MS = 3000;
+const RETRY_MAX_MS = 30_000;
+let retryMs = RETRY_FIRST_MS;
+let retrying = false;
+
+function checkAgainIn(ms: number) {
+  clearTimeout(timer);
+  timer = setTimeout(() => void finish(), ms);
+}
+
+/** Says why the status could not be read, and tries again later: 3 s, then twice as long each time, up to 30 s. */
+function retry(why: string) {
+  const seconds = Math.round(retryMs / 1000);
+  say(summary, `${why} Trying again in ${seconds} seconds…`);
+  retrying = true;
+  checkAgainIn(retryMs);
+  retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+}
 
 async function finish() {
   if (finished) return;
+  clearTimeout(timer);
   let view: AnimationView;
   try {
     const res = await fetch(api, { cache: 'no-store' });
-    if (!res.ok) throw new Error((await apiMessage(res)) ?? `status ${res.status}`);
+    if (res.status === 404) return showGone();
+    if (!res.ok) {
+      const message = res.status < 500 ? await apiMessage(res) : undefined;
+      return retry(`We could not get your buddy’s progress (${message ?? `error ${res.status}`}).`);
+    }
     view = (await res.json()) as AnimationView;
   } catch {
-    setTimeout(() => void finish(), 3000);
-    return;
+    return retry(NETWORK_ERROR);
   }
+  retryMs = RETRY_FIRST_MS;
   for (const s of view.steps) setStep(s.name, s.status);
   if (view.status === 'running') {
-    setTimeout(() => void finish(), 1500); // the last event came before the status caught up
+    if (retrying && !view.steps.some((s) => s.status === 'running')) say(summary, 'Working on your buddy…');
+    retrying = false;
+    checkAgainIn(1500); // the last event came before the status caught up, or the stream is gone
     return;
   }
+  retrying = false;
   finished = true;
   if (view.status === 'succeeded') showBuddy(view);
   else showFailure(view);
+}
+
+/** The API does not know this animation (any more): nothing to wait for. */
+function showGone() {
+  finished = true;
+  clearTimeout(timer);
+  events?.close();
+  heading.textContent = 'We could not find this buddy';
+  say(summary, 'It no longer exists: buddies are removed some time after they are made, or the link is wrong.');
+  const p = Object.assign(document.createElement('p'), { textContent: 'Start again with a new photo to make another buddy.' });
+  const again = Object.assign(document.createElement('a'), { href: '/', textContent: 'Try another photo' });
+  failure.replaceChildren(p, again);
+  failure.hidden = false;
 }
 
 function showBuddy(view: AnimationView) {
@@ -149,22 +191,25 @@ function showFailure(view: AnimationView) {
   failure.hidden = false;
 }
 
+let events: EventSource | undefined;
+
 function follow() {
-  const events = new EventSource(`${api}/events`);
-  events.addEventListener('progress', (e) => {
+  const stream = new EventSource(`${api}/events`);
+  events = stream;
+  stream.addEventListener('progress', (e) => {
     const event = JSON.parse((e as MessageEvent<string>).data) as ProgressEvent;
     if (event.type === 'step' && event.step) setStep(event.step, event.status as StepStatus);
   });
-  events.addEventListener('finished', () => {
-    events.close();
+  stream.addEventListener('finished', () => {
+    stream.close();
     void finish();
   });
-  events.addEventListener('open', () => {
+  stream.addEventListener('open', () => {
     if (summary.textContent === 'Connecting…' || summary.textContent === 'Reconnecting…') say(summary, 'Starting…');
   });
-  events.addEventListener('error', () => {
+  stream.addEventListener('error', () => {
     if (finished) return;
-    if (events.readyState === EventSource.CLOSED) {
+    if (stream.readyState === EventSource.CLOSED) {
       // The stream was refused: read the status instead, which also retries until it is over.
       void finish();
     } else {

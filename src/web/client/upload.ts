@@ -130,11 +130,18 @@ form.addEventListener('submit', async (e) => {
   } catch {
     say(error, `${NETWORK_ERROR} Your photo is still selected.`);
   } finally {
-    if (!leaving) {
-      submit.disabled = false;
-      submit.textContent = 'Make my buddy';
-    }
+    if (!leaving) resetSubmit();
   }
+});
+
+function resetSubmit() {
+  submit.disabled = false;
+  submit.textContent = 'Make my buddy';
+}
+
+// Back from the progress page, the browser may restore this page as it was left: button disabled.
+addEventListener('pageshow', (e) => {
+  if (e.persisted) resetSubmit();
 });
 
 void showCredits();
