@@ -2,7 +2,10 @@
  * The HTML of the shop's pages, inside the shared shell (layout.ts). Server-side HTML carries only
  * what the URL already says (an animation id) and public catalogue data: everything live or
  * private (progress, the buddy, the order) is fetched by the page's script from the API.
- * Hooks for the scripts and browser tests: ids, `data-*` attributes and the labels.
+ * Hooks for the scripts and browser tests: ids, `data-*` attributes and the labels. The forms post
+ * (a form without a method would put the photo's name or the address into a URL when the
+ * script does not run): the upload to the API itself, the order form to its own page, which
+ * takes no POST.
  */
 import { BULK_DISCOUNTS, describeProduct, formatAmount, MAX_QUANTITY, priceOf, SHAPES, SIZES_INCHES, type Product } from '../orders/catalog.js';
 import { ANIMATION_STEPS } from '../workflows/animation/api.js';
@@ -165,7 +168,7 @@ export function orderPage(assets: SiteAssets): string {
 <section id="order-missing" class="card" aria-labelledby="missing-heading" hidden>
 <h2 id="missing-heading" tabindex="-1">This page needs the order’s private link</h2>
 <p>Open the private link you got when you ordered (it ends in <code>#token=…</code>), on this device or any other.</p>
-<p class="muted">For your privacy, an order is only shown through its own link.</p>
+<p class="muted">For your privacy, an order is only shown through its own link, or in the browser it was placed from.</p>
 <p><a class="button secondary" href="/">Make a buddy</a></p>
 </section>
 <div id="order-details" hidden>

@@ -182,6 +182,23 @@ describe('pages', () => {
     expect(html).toMatch(/src="\/assets\/order\.[0-9a-f]{16}\.js"/);
   });
 
+  it('the forms post (never a GET with the photo or the address in the URL), to a URL that keeps the data', async () => {
+    const forms = async (path: string) => [...(await page(path)).html.matchAll(/<form\b[^>]*>/g)].map((m) => m[0]);
+    expect(await forms('/')).toEqual([
+      expect.stringMatching(/^<form id="upload-form" class="card" method="post" action="\/api\/animations" enctype="multipart\/form-data" /),
+    ]);
+    const orderForm = `/animations/${animation.id}/order`;
+    expect(await forms(orderForm)).toEqual([expect.stringMatching(new RegExp(`^<form id="order-form" method="post" action="${orderForm}" `))]);
+    // Without JavaScript the order form posts to its own page, which takes no POST and echoes nothing.
+    const res = await fetch(`${base}${orderForm}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: 'Ada Lovelace', email: 'ada@example.com' }),
+    });
+    expect(res.status).toBe(405);
+    expect(await res.text()).not.toContain('Lovelace');
+  });
+
   it('does not take the payment return path', async () => {
     expect((await fetch(`${base}/orders/or_abc/paid`)).status).toBe(404);
   });
@@ -230,5 +247,7 @@ describe('the local checkout pages', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).not.toContain('unsafe-inline');
     expect(headers['referrer-policy']).toBe('no-referrer');
+    expect(headers['cache-control']).toBe('no-store');
+    expect(headers['x-content-type-options']).toBe('nosniff');
   });
 });

@@ -2,8 +2,9 @@
  * The shopper's whole journey in real headless Chromium, on the real stack (`npm start`: Temporal
  * dev server, worker, API and pages, local models, local payments, the printer simulator set fast):
  * upload a photo → watch the live progress → the animation plays → order stickers → pay on the
- * local checkout page → the order page shows the order shipped. Then the private parts: the order
- * page without its token shows nothing private, and the QR viewer plays on a phone.
+ * local checkout page → the order page shows the order shipped, and opens again by the order's
+ * cookie alone. Then the private parts: the order page without its token shows nothing private,
+ * and the QR viewer plays on a phone.
  */
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -116,6 +117,14 @@ describe('the shopper in a real browser', () => {
     ))!;
     const animation = (await (await fetch(`${app.base}/api/animations/${animationId}`)).json()) as { viewerUrl: string };
     journey.viewerUrl = animation.viewerUrl;
+
+    // 6. The same browser without the kept token (as where storage is blocked): the order's cookie,
+    // set when it was placed, still opens it; there is no private link to show then.
+    await page.evaluate(() => localStorage.clear());
+    await page.goto(`${app.base}/orders/${journey.orderId}`);
+    await expect.poll(() => status.getAttribute('data-order-status')).toMatch(/^(shipped|delivered)$/);
+    expect(await page.textContent('body')).toContain(journey.shopperName);
+    expect(await page.locator('#private-link-card').isHidden()).toBe(true);
     expect(problems).toEqual([]);
     await context.close();
   }, 300_000);
