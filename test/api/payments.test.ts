@@ -121,6 +121,20 @@ interface TestOrder {
  * An order with its checkout session (the local provider's, or Stripe's through stripe-mock) and,
  * unless `start` is false, its (never running) workflow.
  */
+/** Replaces the order's workflow by one that has ended delivered, paid with `paymentIntentId`. */
+async function finishOrder(orderId: string, paymentIntentId: string) {
+  await env.client.workflow.getHandle(orderWorkflowId(orderId)).terminate('replaced by a finished run');
+  const taskQueue = `finished-${randomUUID()}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: {} });
+  await worker.runUntil(
+    env.client.workflow.execute('finishedOrderFixture', {
+      taskQueue,
+      workflowId: orderWorkflowId(orderId),
+      args: [{ status: 'delivered', payment: { paymentIntentId } }],
+    }),
+  );
+}
+
 async function newOrder(opts: { amountCents?: number; description?: string; provider?: 'local' | 'stripe'; start?: boolean } = {}): Promise<TestOrder> {
   const customerId = `cus_${randomUUID()}`;
   await db.query('INSERT INTO customers (id) VALUES ($1)', [customerId]);
@@ -363,16 +377,7 @@ describe('POST /webhooks/stripe', () => {
     const order = await newOrder();
     const event = await completedEvent(order);
     // The order ran to its end with this payment (a stand-in workflow finishing with such a view).
-    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('replaced by a finished run');
-    const taskQueue = `finished-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: {} });
-    await worker.runUntil(
-      env.client.workflow.execute('finishedOrderFixture', {
-        taskQueue,
-        workflowId: orderWorkflowId(order.orderId),
-        args: [{ status: 'delivered', payment: { paymentIntentId: event.data.object.payment_intent } }],
-      }),
-    );
+    await finishOrder(order.orderId, event.data.object.payment_intent);
     const res = await postEvent({ ...event, id: `evt_${randomUUID()}` });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true });
@@ -507,16 +512,7 @@ describe('POST /webhooks/stripe: delayed payments and providers', () => {
 
   it('refunds a second payment for an order that ended with another one under that payment\'s own key', async () => {
     const order = await newOrder({ provider: 'stripe' });
-    await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('replaced by a finished run');
-    const taskQueue = `finished-${randomUUID()}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: {} });
-    await worker.runUntil(
-      env.client.workflow.execute('finishedOrderFixture', {
-        taskQueue,
-        workflowId: orderWorkflowId(order.orderId),
-        args: [{ status: 'delivered', payment: { paymentIntentId: 'pi_the_first_payment' } }],
-      }),
-    );
+    await finishOrder(order.orderId, 'pi_the_first_payment');
     const event = stripePaidEvent(order);
     const intentId = event.data.object.payment_intent;
     stripeApi.reset();
