@@ -75,6 +75,10 @@ export interface SendHtmlOptions {
   private?: boolean;
   /** A Content-Security-Policy of its own, replacing the default one (self-contained pages). */
   csp?: string;
+  /** Another Cache-Control than the above (the viewer lets a finished buddy's page be cached). */
+  cache?: string;
+  /** Kept out of search engines (the page's URL is a key even when it may be cached). */
+  noindex?: boolean;
 }
 
 /** Answers with an HTML page and the headers every page gets. */
@@ -82,9 +86,10 @@ export function sendHtml(ctx: Context, status: number, html: string, opts: SendH
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.set({
-    'cache-control': opts.private ? 'no-store' : 'no-cache',
+    'cache-control': opts.cache ?? (opts.private ? 'no-store' : 'no-cache'),
     ...(opts.private ? { 'referrer-policy': 'no-referrer' } : {}),
     ...(opts.csp ? { 'content-security-policy': opts.csp } : {}),
+    ...(opts.noindex ? { 'x-robots-tag': 'noindex' } : {}),
     'x-content-type-options': 'nosniff',
   });
   ctx.body = html;

@@ -26,7 +26,7 @@ import { animationKey, VIEWER_TOKEN, type AnimationRecord, type AnimationReposit
 import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from '../storage/port.js';
 import { animationWorkflowId } from '../workflows/animation/api.js';
 import { showsTransparency } from './client/transparency.js';
-import { escapeHtml } from './layout.js';
+import { escapeHtml, sendHtml } from './layout.js';
 
 export interface ViewerRoutesDeps {
   animations: AnimationRepository;
@@ -205,20 +205,9 @@ export const GONE_PAGE = layout(
 ${homeLink}`,
 );
 
-function sendPage(ctx: Context, status: number, html: string, opts: { csp: string; cache: string }) {
-  ctx.status = status;
-  ctx.type = 'text/html; charset=utf-8';
-  // Set here, on the response: replaces the site-wide default policy.
-  ctx.set({
-    'Content-Security-Policy': opts.csp,
-    'Cache-Control': opts.cache,
-    // The token in the URL is the key: never pass it on to another site.
-    'Referrer-Policy': 'no-referrer',
-    'X-Content-Type-Options': 'nosniff',
-    'X-Robots-Tag': 'noindex',
-  });
-  ctx.body = html;
-}
+/** Every viewer page: its own CSP; the token in the URL is the key, so never passed on as a Referer. */
+const sendPage = (ctx: Context, status: number, html: string, opts: { csp: string; cache: string }) =>
+  sendHtml(ctx, status, html, { ...opts, private: true, noindex: true });
 
 // ---- Ranges ---------------------------------------------------------------------------------------
 
