@@ -224,7 +224,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         webhookSecret: services.paymentWebhookSecret,
         logger,
         // Each return may ask the provider (Stripe's API is rate-limited per account).
-        limitReturns: rateLimit({ perMinute: 30, what: 'checkout returns' }),
+        limitReturns: rateLimit({ perMinute: 30, what: 'checkout returns', whenLimited: 'mark' }),
       }),
       printerWebhookRoutes({ adapters: services.printers, orders: services.orders, events: services.webhookEvents, temporal }),
       ...(printerSim ? [printerSim.routes] : []),

@@ -87,9 +87,23 @@ function checkoutExpiry(minutes: number): string {
  */
 export const ORDER_TOKEN_COOKIE = 'sf_order_token';
 
-/** The access token of a request: `Authorization: Bearer …`, or the order's cookie. */
-const accessTokenOf = (ctx: Context) =>
-  /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1] ?? (ctx.get('authorization') ? undefined : ctx.cookies.get(ORDER_TOKEN_COOKIE));
+/**
+ * The access token of a request: `Authorization: Bearer …`, or else the order's cookie. A cookie
+ * rides along on any request the browser makes, so for anything but a read it counts only when
+ * the request comes from this site's own pages (`Sec-Fetch-Site: same-origin`, or an `Origin` of
+ * this site): SameSite=Strict alone would let a sibling subdomain post a bodiless cancel.
+ */
+function accessTokenOf(ctx: Context, publicUrl: string): string | undefined {
+  const authorization = ctx.get('authorization');
+  if (authorization) return /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+  const fromCookie = ctx.cookies.get(ORDER_TOKEN_COOKIE, { signed: false });
+  if (!fromCookie || ctx.method === 'GET' || ctx.method === 'HEAD') return fromCookie;
+  const origin = ctx.get('origin');
+  // (Not koa's ctx.origin: in koa 3 that echoes the request's Origin header.)
+  const ownOrigins = [`${ctx.protocol}://${ctx.host}`, new URL(publicUrl).origin];
+  const ownPage = ctx.get('sec-fetch-site') === 'same-origin' || ownOrigins.includes(origin);
+  return ownPage ? fromCookie : undefined;
+}
 
 /** The innermost application failure's type of an update that failed, e.g. ORDER_LOCKED. */
 function updateFailureType(err: unknown): string | undefined {
@@ -104,7 +118,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
 
   /** The order behind a valid access token; 404 otherwise (never says which part was wrong). */
   const authorized = async (ctx: Context): Promise<OrderRecord> => {
-    const record = await deps.orders.getWithToken(ctx.params.id!, accessTokenOf(ctx));
+    const record = await deps.orders.getWithToken(ctx.params.id!, accessTokenOf(ctx, deps.publicUrl));
     if (!record) throw new HttpError(404, 'not_found', 'no order with that id and access token');
     return record;
   };
@@ -213,11 +227,14 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
       }
       ctx.status = 201;
       ctx.set('Location', `/api/orders/${record.id}`);
+      // Secure whenever the site is served over HTTPS, also where TLS ends at a proxy that is not trusted.
+      if (deps.publicUrl.startsWith('https:')) ctx.cookies.secure = true;
       ctx.cookies.set(ORDER_TOKEN_COOKIE, accessToken, {
         path: `/api/orders/${record.id}`,
         httpOnly: true,
         sameSite: 'strict',
-        secure: ctx.secure,
+        secure: ctx.cookies.secure,
+        signed: false, // the token is checked against its hash: a signature would add nothing
         maxAge: 365 * 24 * 3600 * 1000,
         overwrite: true,
       });

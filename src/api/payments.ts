@@ -47,7 +47,10 @@ export interface PaymentRoutesDeps {
   logger?: Logger;
   /** How long the customer's return waits for the provider and the hand-over before moving on (default 8 s). */
   returnWaitMs?: number;
-  /** Guards the customer's return, which may call the provider's API (a per-client rate limit). */
+  /**
+   * Marks returns past a per-client limit (`rateLimit` with `whenLimited: 'mark'`): they still
+   * go to the order page, without asking the provider (its API is rate-limited per account).
+   */
   limitReturns?: Middleware;
 }
 
@@ -171,6 +174,8 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
     const orderId = ctx.params.id!;
     const sessionId = typeof ctx.query.session_id === 'string' ? ctx.query.session_id : undefined;
     const fulfil = async () => {
+      // Past the client's limit the provider is not asked: the webhook pays the order anyway.
+      if (ctx.state.rateLimited) return;
       const order = await deps.orders.get(orderId);
       if (!order || !sessionId || order.checkoutSessionId !== sessionId) {
         deps.logger?.info('checkout return ignored: no such order, or not its session', { orderId: orderId.slice(0, 64) });

@@ -18,6 +18,11 @@ export interface RateLimitOptions {
   perMinute: number;
   /** What the 429 says is limited, e.g. "photo uploads". */
   what: string;
+  /**
+   * 'refuse' (default): 429. 'mark': the request goes on with `ctx.state.rateLimited = true`, for
+   * a route that must answer anyway but can skip its costly part.
+   */
+  whenLimited?: 'refuse' | 'mark';
   /** Buckets kept at most; the least recently used are dropped past this. */
   maxClients?: number;
   now?: () => number;
@@ -29,7 +34,10 @@ interface Bucket {
 }
 
 /** The address a limit counts: the IPv4 address, or the /64 prefix of an IPv6 one. */
-export function clientKey(ip: string): string {
+export function clientKey(raw: string): string {
+  // Some proxies write the address with its port ("203.0.113.9:51234", "[2001:db8::1]:443"):
+  // the port changes with every connection, so it must not make a new client.
+  const ip = /^\[([^\]]+)\](?::\d+)?$/.exec(raw)?.[1] ?? /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(raw)?.[1] ?? raw;
   const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
   if (v4) return v4;
   if (!isIPv6(ip)) return ip;
@@ -56,6 +64,10 @@ export function rateLimit(opts: RateLimitOptions): Middleware {
     buckets.delete(key);
     if (bucket.tokens < 1) {
       buckets.set(key, bucket);
+      if (opts.whenLimited === 'mark') {
+        ctx.state.rateLimited = true;
+        return next();
+      }
       ctx.req.resume(); // drain the upload we will not read
       ctx.set('Retry-After', String(Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000))));
       throw new HttpError(429, 'rate_limited', `too many ${opts.what}: at most ${opts.perMinute} a minute; try again shortly`);

@@ -24,8 +24,8 @@ export interface ShippingAddress {
   city: string;
   postalCode: string;
   /**
-   * State, province or region. Required, as its code, where printers need it (see
-   * REGION_CODE_COUNTRIES: e.g. "CA", "ON", "NSW"); optional free text elsewhere.
+   * State, province or region: its code where printers need one (REGION_CODE_COUNTRIES, e.g.
+   * "CA", "ON", "NSW"; the web form requires it there), optional free text elsewhere.
    */
   region?: string;
   /** ISO 3166-1 alpha-2, upper case. */
@@ -39,12 +39,14 @@ export const REGION_CODE_COUNTRIES: readonly string[] = ['US', 'CA', 'AU'];
 export const REGION_CODE = /^[A-Za-z]{2,3}$/;
 
 /**
- * What is wrong with an address's region for its country (both trimmed), or undefined: the US,
- * Canada and Australia need their state, province or territory code; elsewhere it is optional.
+ * What is wrong with an address's region for its country (both trimmed), or undefined. In the US,
+ * Canada and Australia a region must be the state, province or territory code (printers need
+ * it); `required` makes it mandatory there too — the web form's rule. The API leaves it optional
+ * (its contract predates the field), so API clients should send it for those countries.
  */
-export function regionProblem(country: string, region: string | undefined): string | undefined {
+export function regionProblem(country: string, region: string | undefined, required: boolean): string | undefined {
   if (REGION_CODE_COUNTRIES.includes(country.toUpperCase())) {
-    if (!region) return 'is required for this country (the state, province or territory code, e.g. CA, ON or NSW)';
+    if (!region) return required ? 'is required for this country (the state, province or territory code, e.g. CA, ON or NSW)' : undefined;
     if (!REGION_CODE.test(region)) return 'must be the state, province or territory code (2–3 letters, e.g. CA, ON or NSW)';
   }
   if (region && region.length > ADDRESS_MAX_LENGTH.region) return `at most ${ADDRESS_MAX_LENGTH.region} characters`;

@@ -63,7 +63,7 @@ export const shippingSchema = z
       .transform((c) => c.toUpperCase()),
   })
   .superRefine((a, ctx) => {
-    const problem = regionProblem(a.country, a.region || undefined);
+    const problem = regionProblem(a.country, a.region || undefined, false);
     if (problem) ctx.addIssue({ code: 'custom', path: ['region'], message: problem });
   })
   .transform(({ region, ...a }): ShippingAddress => {

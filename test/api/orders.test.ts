@@ -65,6 +65,7 @@ beforeAll(async () => {
         payments,
         printerId: 'sim',
         publicUrl: base,
+        checkoutMinutes: 1440,
       }),
     ],
   });
@@ -145,7 +146,7 @@ describe('POST /api/orders', () => {
     ['a country that is not ISO 3166', { shipping: { ...shipping, country: 'Britain' } }, 'shipping.country'],
     ['a postal code with symbols', { shipping: { ...shipping, postalCode: '<script>' } }, 'shipping.postalCode'],
     ['an overlong address line', { shipping: { ...shipping, line1: 'x'.repeat(201) } }, 'shipping.line1'],
-    ['a US address without its state', { shipping: { ...shipping, country: 'US', postalCode: '22202' } }, 'shipping.region'],
+    ['a US state that is not a code', { shipping: { ...shipping, country: 'US', postalCode: '22202', region: 'Virginia' } }, 'shipping.region'],
     ['a Canadian province spelt out', { shipping: { ...shipping, country: 'ca', region: 'Ontario' } }, 'shipping.region'],
     ['an overlong region', { shipping: { ...shipping, region: 'x'.repeat(101) } }, 'shipping.region'],
     ['a bad email', { email: 'ada-at-example' }, 'email'],
@@ -196,6 +197,16 @@ describe('POST /api/orders', () => {
     expect(view).toMatchObject({ status: 'awaiting_payment', product: { shape: 'die-cut', sizeInches: 3, quantity: 10 } });
     const record = await orders.get(body.id);
     expect(record).toMatchObject({ amountCents: 4099, currency: 'usd', printerId: 'sim' });
+    // The checkout closes at the payment deadline, kept 5 minutes inside Stripe's 24-hour limit.
+    const session = await payments.getCheckout(record!.checkoutSessionId!);
+    const closesIn = Date.parse(session!.expiresAt) - Date.now();
+    expect(closesIn).toBeGreaterThan((24 * 60 - 6) * 60_000);
+    expect(closesIn).toBeLessThanOrEqual((24 * 60 - 5) * 60_000);
+  });
+
+  it('takes a US address without its state, as the API contract has it (the web form asks for it)', async () => {
+    const res = await post('/api/orders', request(finished, { shipping: { ...shipping, country: 'US', postalCode: '22202' } }));
+    expect(res.status).toBe(201);
   });
 
   it('keeps the state of a US address as its upper-case code, and a region elsewhere as written', async () => {
@@ -232,9 +243,15 @@ describe('the order cookie of the browser that placed it', () => {
     expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: 'sf_order_token=ot_forged' } })).status).toBe(404);
     expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair, authorization: 'Bearer wrong' } })).status).toBe(404);
     expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair, authorization: `Basic x` } })).status).toBe(404);
-    // It cancels too (the order page's cancel button works without a stored token).
-    const cancel = await fetch(`${base}/api/orders/${a.id}/cancel`, { method: 'POST', headers: { cookie: pair } });
-    expect(cancel.status).toBe(200);
+    // It cancels too (the order page's cancel button works without a stored token), but only from
+    // this site's own pages: a form posted from elsewhere (even a sibling subdomain) carries the
+    // cookie and must not count.
+    const cancel = (headers: Record<string, string>) => fetch(`${base}/api/orders/${a.id}/cancel`, { method: 'POST', headers: { cookie: pair, ...headers } });
+    for (const elsewhere of [{}, { origin: 'https://shop.evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[]) {
+      expect((await cancel(elsewhere)).status, JSON.stringify(elsewhere)).toBe(404);
+    }
+    expect((await fetch(`${base}/api/orders/${a.id}`, { headers: { cookie: pair } })).status).toBe(200); // not cancelled
+    expect((await cancel({ origin: base })).status).toBe(200);
   });
 });
 

@@ -139,6 +139,17 @@ describe('upload rate limit', () => {
     expect(await hit()).toBe(200);
   });
 
+  it("'mark' lets a limited request through, marked, for routes that must answer anyway", async () => {
+    const router = new Router();
+    router.get('/orders/:id/paid', rateLimit({ perMinute: 2, what: 'checkout returns', whenLimited: 'mark' }), (ctx) => {
+      ctx.body = { askedProvider: !ctx.state.rateLimited };
+    });
+    const base = await serve(createApp({ logger, probes: [], routers: [router] }));
+    const seen = [];
+    for (let i = 0; i < 3; i++) seen.push(await (await fetch(`${base}/orders/or_x/paid`)).json());
+    expect(seen).toEqual([{ askedProvider: true }, { askedProvider: true }, { askedProvider: false }]);
+  });
+
   it('groups IPv6 clients by /64 and unwraps IPv4-mapped addresses', () => {
     expect(clientKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
     expect(clientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
@@ -147,5 +158,8 @@ describe('upload rate limit', () => {
     expect(clientKey('::1')).toBe('0:0:0:0::/64');
     expect(clientKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
     expect(clientKey('10.1.2.3')).toBe('10.1.2.3');
+    expect(clientKey('10.1.2.3:51234')).toBe('10.1.2.3');
+    expect(clientKey('[2001:db8:1:2::9]:443')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('[2001:db8:1:2::9]')).toBe('2001:db8:1:2::/64');
   });
 });

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Product, SizeInches } from '../../orders/product.js';
+import { REGION_CODE_COUNTRIES } from '../../orders/catalog.js';
 import { createOnce, credentialsRefused, describeError, fresh, header, hmacSha256Hex, isRecord, parseJsonObject, safeEqual, vendorRequest, type VendorResponse } from '../http.js';
 import {
   MalformedWebhook,
@@ -207,7 +208,8 @@ export class PrintfulPrintAdapter implements PrintAdapter {
         ...(s.line2 && { address2: s.line2 }),
         city: s.city,
         zip: s.postalCode,
-        ...(s.region && { state_code: s.region }),
+        // A code where Printful wants one (US, CA, AU); elsewhere the region's name.
+        ...(s.region && (REGION_CODE_COUNTRIES.includes(s.country) ? { state_code: s.region } : { state_name: s.region })),
         country_code: s.country,
         email: order.email,
       },

@@ -71,7 +71,7 @@ function readShipping(): { shipping: ShippingAddress; email: string; problems: P
   if (line2) shipping.line2 = line2;
   const region = value('region');
   if (region) shipping.region = REGION_CODE_COUNTRIES.includes(shipping.country) ? region.toUpperCase() : region;
-  const regionRule = regionProblem(shipping.country, region || undefined);
+  const regionRule = regionProblem(shipping.country, region || undefined, true);
   if (regionRule) problems.region = `The state, province or region ${regionRule}.`;
   if (!POSTAL_CODE.test(shipping.postalCode)) problems.postalCode = shipping.postalCode ? `The postal code ${POSTAL_CODE_RULE}.` : 'Enter the postal code.';
   if (!COUNTRY_CODE.test(shipping.country)) problems.country = 'Choose a country.';
