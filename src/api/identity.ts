@@ -30,7 +30,7 @@ export async function identify(ctx: Context, customers: Customers): Promise<Iden
     signed: true,
     httpOnly: true,
     sameSite: 'lax',
-    secure: ctx.secure,
+    secure: ctx.cookies.secure, // true whenever the site is HTTPS (see security.ts)
     maxAge: 365 * 24 * 3600 * 1000,
     overwrite: true,
   });

@@ -227,8 +227,6 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
       }
       ctx.status = 201;
       ctx.set('Location', `/api/orders/${record.id}`);
-      // Secure whenever the site is served over HTTPS, also where TLS ends at a proxy that is not trusted.
-      if (deps.publicUrl.startsWith('https:')) ctx.cookies.secure = true;
       ctx.cookies.set(ORDER_TOKEN_COOKIE, accessToken, {
         path: `/api/orders/${record.id}`,
         httpOnly: true,

@@ -21,7 +21,7 @@ export const DEFAULT_CSP = [
 ].join('; ');
 
 export interface SecurityOptions {
-  /** Served over HTTPS (PUBLIC_URL is https): browsers are told to come back only over HTTPS. */
+  /** Served over HTTPS (PUBLIC_URL is https): browsers are told to come back only over HTTPS, cookies are Secure. */
   https: boolean;
 }
 
@@ -37,6 +37,9 @@ export function securityHeaders(opts: SecurityOptions): Middleware {
   };
   return async (ctx, next) => {
     ctx.set(headers);
+    // Cookies are Secure whenever the site is HTTPS, also where TLS ends at a proxy that is not
+    // trusted (where `ctx.secure` would say plain HTTP); routes set `secure: ctx.cookies.secure`.
+    if (opts.https) ctx.cookies.secure = true;
     await next();
   };
 }

@@ -33,6 +33,10 @@ function routes(uploadsPerMinute?: number): Router {
     ctx.set('Content-Security-Policy', "default-src 'none'");
     ctx.body = 'ok';
   });
+  router.get('/cookie', (ctx) => {
+    ctx.cookies.set('probe', '1', { httpOnly: true, secure: ctx.cookies.secure, signed: false });
+    ctx.body = 'ok';
+  });
   router.get('/boom', () => {
     throw new Error('secret detail');
   });
@@ -66,9 +70,13 @@ describe('security headers', () => {
     expect(DEFAULT_CSP).toContain("frame-ancestors 'none'");
   });
 
-  it('over HTTPS, browsers are told to stay on HTTPS', async () => {
+  it('over HTTPS, browsers are told to stay on HTTPS, and cookies are Secure even where TLS ends before us', async () => {
     const base = await serve(createApp({ logger, probes: [], routers: [routes()], https: true }));
     expect((await fetch(`${base}/page`)).headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
+    // This test server speaks plain HTTP, as an app behind a TLS-terminating proxy does.
+    expect((await fetch(`${base}/cookie`)).headers.get('set-cookie')).toMatch(/; secure; httponly$/);
+    const plain = await serve(createApp({ logger, probes: [], routers: [routes()] }));
+    expect((await fetch(`${plain}/cookie`)).headers.get('set-cookie')).not.toMatch(/secure/);
   });
 });
 
