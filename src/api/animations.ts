@@ -24,6 +24,7 @@ import {
   type AnimationStatus,
 } from '../workflows/animation/api.js';
 import { HttpError } from './errors.js';
+import { noLimit } from './rate-limit.js';
 import { identify } from './identity.js';
 import { receiveFile } from './multipart.js';
 
@@ -64,8 +65,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     return record;
   };
 
-  const passUploads: Middleware = (_ctx, next) => next();
-  router.post('/api/animations', deps.limitUploads ?? passUploads, async (ctx) => {
+  router.post('/api/animations', deps.limitUploads ?? noLimit, async (ctx) => {
     const key = ctx.get('idempotency-key') || undefined;
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new HttpError(400, 'bad_idempotency_key', 'Idempotency-Key must be 1–200 printable ASCII characters');

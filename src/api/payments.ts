@@ -33,6 +33,7 @@ import {
 } from '../web/checkout-pages.js';
 import { readForm, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
+import { noLimit } from './rate-limit.js';
 
 /** The configured payment providers by id (an order names the one it was paid through). */
 export type PaymentProviders = ReadonlyMap<PaymentProvider['id'], PaymentProvider>;
@@ -169,8 +170,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
    * The customer's return from the checkout (`successUrl`). Whatever happens it answers 303 to
    * the order's page, reveals nothing and never fails the customer: problems are logged.
    */
-  const passReturns: Middleware = (_ctx, next) => next();
-  router.get('/orders/:id/paid', deps.limitReturns ?? passReturns, async (ctx) => {
+  router.get('/orders/:id/paid', deps.limitReturns ?? noLimit, async (ctx) => {
     const orderId = ctx.params.id!;
     const sessionId = typeof ctx.query.session_id === 'string' ? ctx.query.session_id : undefined;
     const fulfil = async () => {

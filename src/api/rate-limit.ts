@@ -78,3 +78,6 @@ export function rateLimit(opts: RateLimitOptions): Middleware {
     await next();
   };
 }
+
+/** In place of a limiter where none is configured (tests, tools). */
+export const noLimit: Middleware = (_ctx, next) => next();
