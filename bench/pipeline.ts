@@ -10,16 +10,19 @@ import path from 'node:path';
 import { createAnimationActivities } from '../src/activities/animation.js';
 import { normalizePhoto } from '../src/media/photo.js';
 import { LocalModelBackend } from '../src/models/local/backend.js';
+import type { FrameSet } from '../src/media/frames.js';
+import type { SubjectAnalysis } from '../src/models/port.js';
 import type { BlobStore } from '../src/storage/port.js';
 import { callActivity } from '../test/support/activities.js';
 
-export type Pipeline = (animationId: string, photo: string, opts?: { fullBody?: boolean }) => Promise<void>;
+/** Runs the steps on one photo; the local back end keeps a bust a bust (no expansion), as the API has it do. */
+export type Pipeline = (animationId: string, photo: string) => Promise<{ subject: SubjectAnalysis; frames: FrameSet }>;
 
 export function localPipeline(blobs: BlobStore): Pipeline {
   const acts = createAnimationActivities({ blobs, models: new LocalModelBackend({ blobs }), ffmpegPath: 'ffmpeg', pollIntervalMs: 10 });
   const env = new MockActivityEnvironment();
   const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => callActivity(env, fn, a);
-  return async (id, photo, opts = {}) => {
+  return async (id, photo) => {
     const working = path.join(os.tmpdir(), `bench-photo-${id}.png`);
     await normalizePhoto(photo, working);
     const photoKey = `animations/${id}/photo.png`;
@@ -27,8 +30,7 @@ export function localPipeline(blobs: BlobStore): Pipeline {
     await rm(working, { force: true });
     await run(acts.moderatePhoto, { photoKey });
     const subject = await run(acts.analyzePhoto, { photoKey });
-    let { imageKey } = await run(acts.cartoonizePhoto, { animationId: id, photoKey, subject });
-    if (subject.framing === 'bust' && opts.fullBody !== false) ({ imageKey } = await run(acts.expandToFullBody, { animationId: id, imageKey }));
+    const { imageKey } = await run(acts.cartoonizePhoto, { animationId: id, photoKey, subject });
     const { cutoutKey } = await run(acts.segmentImage, { animationId: id, imageKey });
     const job = await run(acts.submitAnimation, { animationId: id, cutoutKey });
     await run(acts.pollAnimation, { job });
@@ -37,5 +39,6 @@ export function localPipeline(blobs: BlobStore): Pipeline {
       ...(['webm', 'webp', 'gif'] as const).map((format) => run(acts.transcodeAnimation, { animationId: id, frames, format })),
       run(acts.renderPoster, { animationId: id, frames }),
     ]);
+    return { subject, frames };
   };
 }

@@ -23,6 +23,7 @@ import { benchOrders } from './orders.js';
 import { localPipeline } from './pipeline.js';
 import { benchViewer } from './viewer.js';
 import { benchPrintFile } from './print-file.js';
+import { benchResponsiveness } from './responsiveness.js';
 
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -159,7 +160,7 @@ async function transcodeMemory(seconds: number) {
 }
 
 const quick = process.argv.includes('--quick');
-/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders (orders-paid, orders-parked), viewer. */
+/** `--only=print,orders` runs those parts alone: models, overhead, transcode, print, orders (orders-paid, orders-parked), viewer, responsiveness. */
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
 const part = (name: string) => !only || only.includes(name);
 if (part('models') && !process.argv.includes('--skip-models')) await photoToSprite(quick ? 2 : 4);
@@ -176,6 +177,7 @@ if (part('print')) {
   rows.push(...(await benchPrintFile({ quick })));
 }
 if (part('viewer')) rows.push(...(await benchViewer({ quick, log })));
+if (part('responsiveness') && !process.argv.includes('--skip-models')) rows.push(...(await benchResponsiveness({ log })));
 if (part('orders') || part('orders-paid') || part('orders-parked')) {
   rows.push(...(await benchOrders({ quick, paid: part('orders') || part('orders-paid'), parked: part('orders') || part('orders-parked') })));
 }

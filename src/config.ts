@@ -65,6 +65,7 @@ const schema = z
     FAL_KEY: z.string().optional(),
     FAL_BASE_URL: optionalUrl,
     PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+    MODEL_THREADS: z.coerce.number().int().min(1).max(64).default(1),
     FFMPEG_PATH: z.string().default('ffmpeg'),
     MAX_UPLOAD_MB: z.coerce.number().positive().max(200).default(20),
     MAX_PHOTO_MEGAPIXELS: z.coerce.number().positive().max(500).default(40),
@@ -189,9 +190,10 @@ export interface Config {
   cookieSecret?: string;
   /**
    * `concurrency`: animation jobs running at the provider at once, across the whole cluster.
+   * `threads`: worker threads that run the local models' CPU work, off the event loop.
    * `fal.baseUrl` replaces fal's hosts (queue.fal.run, rest.fal.ai), e.g. for a local fake.
    */
-  models: { backend: 'local' | 'fal'; concurrency: number; fal?: { key: string; baseUrl?: string } };
+  models: { backend: 'local' | 'fal'; concurrency: number; threads: number; fal?: { key: string; baseUrl?: string } };
   media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number; pdftoppmPath: string };
   orders: { paymentMinutes: number };
   /**
@@ -286,6 +288,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // A fal key chooses fal unless MODEL_BACKEND says otherwise.
       backend: e.MODEL_BACKEND ?? (e.FAL_KEY ? 'fal' : 'local'),
       concurrency: e.PROVIDER_CONCURRENCY,
+      threads: e.MODEL_THREADS,
       fal: e.FAL_KEY ? { key: e.FAL_KEY, baseUrl: e.FAL_BASE_URL?.replace(/\/$/, '') } : undefined,
     },
     media: {

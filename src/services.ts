@@ -133,13 +133,14 @@ export interface RunningWorker {
 export async function launchWorker(config: Config, services: Services, target: TemporalTarget): Promise<RunningWorker> {
   const connection = await connectWorker(target);
   const { temporal } = config;
+  const models = createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath });
   const groups = createActivityGroups({
     ledger: services.ledger,
     alertChannels: createAlertChannels(config.alerts),
     temporalUiUrl: temporal.uiUrl,
     namespace: temporal.namespace,
     blobs: services.blobs,
-    models: createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath }),
+    models,
     ffmpegPath: config.media.ffmpegPath,
     providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
     printers: services.printers,
@@ -164,6 +165,7 @@ export async function launchWorker(config: Config, services: Services, target: T
     async stop() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
+      await models.close(); // after the activities: none is left waiting on a thread
       await connection.close();
     },
   };
@@ -200,6 +202,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
         limitUploads: rateLimit({ perMinute: config.http.uploadsPerMinute, what: 'photo uploads' }),
+        expandsBusts: config.models.backend !== 'local',
       }),
       viewerRoutes({ animations: services.animations, blobs: services.blobs, publicUrl, temporal }),
       orderRoutes({

@@ -26,8 +26,14 @@ export interface AnimationActivityDeps {
   providerLimit?: { slots: ProviderSlots; concurrency: number; leaseMs: number };
 }
 
-/** Model failures keep their stable type; non-retryable ones stop the workflow's retries. */
+/**
+ * Model failures keep their stable type; non-retryable ones stop the workflow's retries. While
+ * the call waits for a model thread (another animation's step may hold it) or runs on one, the
+ * activity heartbeats, so a heartbeat timeout means a lost worker, not a busy one.
+ */
 async function modelCall<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 5000);
   try {
     return await fn();
   } catch (err) {
@@ -40,6 +46,8 @@ async function modelCall<T>(fn: () => Promise<T>): Promise<T> {
       });
     }
     throw err;
+  } finally {
+    clearInterval(beat);
   }
 }
 
@@ -118,10 +126,17 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
       const coverage = await alphaCoverage(cutout);
       if (coverage < 0.01) throw invalid('EmptyMask', 'background removal left nothing of the subject');
       if (coverage > 0.995) throw invalid('InvalidModelOutput', 'background removal removed nothing');
-      // Trim the transparent margin so the animation frames the character tightly.
-      const trimmed = await sharp(cutout).trim({ threshold: 1 }).png().toBuffer().catch(() => cutout);
+      // Trim the transparent margin so the animation frames the character tightly. A cut-out
+      // that is tight already keeps its bytes, and with them what its PNG carries (the local
+      // back end's figure, for the rig).
+      const trimmed = await sharp(cutout)
+        .trim({ threshold: 1 })
+        .png()
+        .toBuffer({ resolveWithObject: true })
+        .catch(() => undefined);
+      const tight = !trimmed || (trimmed.info.width === meta.width && trimmed.info.height === meta.height);
       const key = animationKey(input.animationId, 'cutout.png');
-      await write(key, trimmed);
+      await write(key, tight ? cutout : trimmed.data);
       return { cutoutKey: key, coverage };
     },
 

@@ -44,6 +44,11 @@ export interface AnimationRoutesDeps {
   eventPollMs?: number;
   /** Guards uploads, before their body is read (a per-client rate limit). */
   limitUploads?: Middleware;
+  /**
+   * Whether the model back end can draw a bust's missing body (fal's generative models can; the
+   * local back end keeps a bust a bust and animates it as one). Unset: it can.
+   */
+  expandsBusts?: boolean;
 }
 
 const ID = /^an_[A-Za-z0-9_-]{22}$/;
@@ -98,7 +103,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       const photoKey = animationKey(record.id, 'photo.png');
       try {
         await deps.blobs.put(photoKey, createReadStream(working), { contentType: 'image/png' });
-        const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: wantsFullBody(ctx.query.fullBody) };
+        const input: AnimationInput = { animationId: record.id, customerId, photoKey, fullBody: deps.expandsBusts !== false && wantsFullBody(ctx.query.fullBody) };
         const { stepQueues: queues, taskQueue } = deps;
         if (queues && (queues.ai !== taskQueue || queues.media !== taskQueue)) input.taskQueues = { ...queues };
         await deps.temporal.workflow.start(ANIMATION_WORKFLOW_TYPE, {

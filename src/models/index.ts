@@ -6,18 +6,19 @@ import { FalQueue } from './fal/queue.js';
 import { LocalModelBackend } from './local/backend.js';
 import type { ModelBackend } from './port.js';
 
+/** The configured back end; `close` stops the local models' threads (fal uses them too). */
 export function createModelBackend(
   models: Config['models'],
   deps: { blobs: BlobStore; db: Database; ffmpegPath: string },
-): ModelBackend {
-  const local = new LocalModelBackend({ blobs: deps.blobs });
+): ModelBackend & { close(): Promise<void> } {
+  const local = new LocalModelBackend({ blobs: deps.blobs, threads: models.threads });
   switch (models.backend) {
     case 'local':
       return local;
     case 'fal': {
       if (!models.fal) throw new Error('the fal back end needs FAL_KEY');
       const queue = new FalQueue({ key: models.fal.key, baseUrl: models.fal.baseUrl, db: deps.db });
-      return new FalModelBackend({ queue, local, ffmpegPath: deps.ffmpegPath });
+      return Object.assign(new FalModelBackend({ queue, local, ffmpegPath: deps.ffmpegPath }), { close: () => local.close() });
     }
   }
 }

@@ -28,6 +28,11 @@ export interface SubjectAnalysis {
   box: Box;
   /** People (or faces) found; the pipeline needs exactly one clear subject. */
   subjects: number;
+  /**
+   * A person, or a "thing" (an animal, a toy) found without one. Absent in analyses recorded
+   * before it existed, which were all of people.
+   */
+  kind?: 'person' | 'thing';
 }
 
 export interface AnimationJob {

@@ -18,8 +18,6 @@ import { openPGlite } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { ProviderSlots } from '../../src/limits/provider-slots.js';
 import { frameKey, type FrameSet } from '../../src/media/frames.js';
-import { analyseDetections } from '../../src/models/local/analysis.js';
-import { pose } from '../../src/models/local/animate.js';
 import { verdictFrom } from '../../src/models/local/moderation.js';
 import type { JobState, ModelBackend } from '../../src/models/port.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
@@ -217,28 +215,6 @@ describe('local back end decisions', () => {
     expect(verdictFrom({ Porn: 0.4, Hentai: 0.2, Neutral: 0.4 })).toMatchObject({ safe: false, reason: expect.stringContaining('nudity') });
     expect(verdictFrom({ Sexy: 0.9, Neutral: 0.1 })).toMatchObject({ safe: false, reason: expect.stringContaining('suggestive') });
     expect(verdictFrom({ Sexy: 0.6, Neutral: 0.4 }).safe).toBe(true);
-  });
-
-  it('analysis: counts confident faces, and calls a photo full-body when knees or ankles show', () => {
-    const kp = (part: string, x: number, y: number, score = 0.9) => ({ part, score, position: [x, y] as [number, number] });
-    const upper = [kp('nose', 100, 60), kp('leftShoulder', 70, 120), kp('rightShoulder', 130, 120), kp('leftHip', 80, 200), kp('rightHip', 120, 200)];
-    const bust = analyseDetections({ face: [{ boxScore: 0.9, box: [80, 30, 40, 50] }, { boxScore: 0.2, box: [0, 0, 5, 5] }], body: [{ score: 0.8, box: [0, 0, 1, 1], keypoints: upper }] }, 200, 300);
-    expect(bust).toMatchObject({ subjects: 1, framing: 'bust' });
-    expect(bust.box.width).toBeGreaterThan(60);
-    const full = analyseDetections({ face: [{ boxScore: 0.9, box: [80, 30, 40, 50] }], body: [{ score: 0.8, box: [0, 0, 1, 1], keypoints: [...upper, kp('leftKnee', 85, 260)] }] }, 200, 300);
-    expect(full.framing).toBe('full_body');
-    const crowd = analyseDetections({ face: [0, 1, 2].map((i) => ({ boxScore: 0.8, box: [i * 60, 10, 40, 40] as [number, number, number, number] })), body: [] }, 200, 300);
-    expect(crowd.subjects).toBe(3);
-    expect(analyseDetections({ face: [], body: [{ score: 0.01, box: [0, 0, 1, 1], keypoints: [] }] }, 200, 300).subjects).toBe(0);
-  });
-
-  it('animation: the pose loops seamlessly over five seconds and lands with a squash', () => {
-    const a = pose(0, 512);
-    const b = pose(5, 512);
-    expect(b.lift).toBeCloseTo(a.lift, 6);
-    expect(b.angle).toBeCloseTo(a.angle, 6);
-    expect(a.scaleY).toBeLessThan(1); // squashed on landing
-    expect(pose(0.625, 512).lift).toBeCloseTo(51.2, 1); // top of the hop
   });
 });
 

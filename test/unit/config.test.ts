@@ -73,7 +73,9 @@ describe('config', () => {
   });
 
   it('chooses the model back end: local by default, fal when a key is set, never fal without one', () => {
-    expect(loadConfig({}).models).toEqual({ backend: 'local', concurrency: 4, fal: undefined });
+    expect(loadConfig({}).models).toEqual({ backend: 'local', concurrency: 4, threads: 1, fal: undefined });
+    expect(loadConfig({ MODEL_THREADS: '3' }).models.threads).toBe(3);
+    for (const bad of ['0', '1.5', 'two']) expect(() => loadConfig({ MODEL_THREADS: bad })).toThrow(/MODEL_THREADS/);
     expect(loadConfig({ FAL_KEY: 'k:s' }).models).toMatchObject({ backend: 'fal', fal: { key: 'k:s' } });
     expect(loadConfig({ FAL_KEY: 'k:s', MODEL_BACKEND: 'local' }).models.backend).toBe('local');
     expect(loadConfig({ FAL_KEY: 'k:s', FAL_BASE_URL: 'http://127.0.0.1:9999/' }).models.fal).toEqual({ key: 'k:s', baseUrl: 'http://127.0.0.1:9999' });

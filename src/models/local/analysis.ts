@@ -1,101 +1,167 @@
 /**
- * Subject analysis with @vladmandic/human (models inside the package) on TensorFlow.js wasm:
- * faces say how many people there are; body keypoints say where the subject is and whether the
- * photo shows a full body (knees or ankles visible) or a bust.
+ * The photo's analysis on the local CPU models: who or what the subject is, where it is, and
+ * whether a person is shown as a bust or with their legs.
+ *
+ * People come from @vladmandic/human (faces and MoveNet keypoints), found twice: on the whole
+ * photo, then on a subject-sized crop, where MoveNet (which sees 192×192 pixels) finds the knees
+ * and ankles of a small standing figure that it misses on the whole photo. A photo with nobody in
+ * it may still show one clear subject (a cat, a toy): background removal finds it.
  */
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import sharp from 'sharp';
 import type { Box, SubjectAnalysis } from '../port.js';
-import { packageDir, tfjs, wasmDir } from './tfjs.js';
+import { removeBackground } from './background.js';
+import { BODY_MIN, confidentKeypoints, countedFaces, detectPeople, type HumanResult } from './detect.js';
+import type { BodyPart, Keypoint } from './figure.js';
 
-const require = createRequire(import.meta.url);
+const lowest = (points: Keypoint[], parts: BodyPart[]) =>
+  Math.max(-Infinity, ...points.filter((k) => parts.includes(k.part)).map((k) => k.y));
 
-interface Keypoint {
-  part: string;
-  score: number;
-  position: [number, number, number?];
-}
-interface HumanResult {
-  face: { boxScore: number; box: [number, number, number, number] }[];
-  body: { score: number; box: [number, number, number, number]; keypoints: Keypoint[] }[];
-}
-interface Human {
-  load(): Promise<void>;
-  detect(input: unknown): Promise<HumanResult>;
-  tf: typeof import('@tensorflow/tfjs');
-}
-
-const FACE_MIN = 0.5;
-const BODY_MIN = 0.3;
-const KEYPOINT_MIN = 0.3;
-const LOWER_BODY = ['leftKnee', 'rightKnee', 'leftAnkle', 'rightAnkle'];
-
-let human: Promise<Human> | undefined;
-function load(): Promise<Human> {
-  human ??= (async () => {
-    await tfjs(); // one wasm backend (and the file:// fetch shim) for every model
-    // Loaded by path: the package's exports map does not expose its wasm build.
-    const dir = packageDir('@vladmandic/human');
-    const { Human } = require(path.join(dir, 'dist/human.node-wasm.js')) as { Human: new (config: object) => Human };
-    const off = { enabled: false };
-    const h = new Human({
-      backend: 'wasm',
-      wasmPath: `file://${wasmDir()}`,
-      modelBasePath: `file://${dir}/models/`,
-      debug: false,
-      face: { enabled: true, detector: { maxDetected: 8, rotation: false }, mesh: off, iris: off, description: off, emotion: off, antispoof: off, liveness: off },
-      body: { enabled: true, modelPath: 'movenet-lightning.json' },
-      hand: off,
-      object: off,
-      gesture: off,
-      segmentation: off,
-    });
-    await h.load();
-    return h;
-  })();
-  return human;
+/**
+ * Bust or full body, from a person's keypoints and how far the photo reaches below them. Legs
+ * are shown when an ankle is found, when a knee is found clearly below the hips, or when the
+ * photo goes on below the hips for most of a torso's length (the thighs are in the picture even
+ * if MoveNet placed no knee). A photo that already shows legs is never "expanded".
+ */
+export function decideFraming(points: Keypoint[], imageHeight: number): SubjectAnalysis['framing'] {
+  if (points.some((k) => k.part.endsWith('Ankle'))) return 'full_body';
+  const hipY = lowest(points, ['leftHip', 'rightHip']);
+  const shoulderY = lowest(points, ['leftShoulder', 'rightShoulder']);
+  if (!Number.isFinite(hipY) || !Number.isFinite(shoulderY) || hipY <= shoulderY) return 'bust';
+  const torso = hipY - shoulderY;
+  const kneeY = lowest(points, ['leftKnee', 'rightKnee']);
+  if (Number.isFinite(kneeY) && kneeY > hipY + torso * 0.4) return 'full_body';
+  return imageHeight - hipY >= torso * 0.8 ? 'full_body' : 'bust';
 }
 
-/** Pure decision from the detections, so it can be tested on its own. */
-export function analyseDetections(result: HumanResult, width: number, height: number): SubjectAnalysis {
-  const faces = result.face.filter((f) => f.boxScore >= FACE_MIN);
-  const bodies = result.body.filter((b) => b.score >= BODY_MIN);
-  const subjects = Math.max(faces.length, bodies.length > 0 ? 1 : 0);
-  const body = bodies[0];
-  const points = body?.keypoints.filter((k) => k.score >= KEYPOINT_MIN) ?? [];
-  const framing = points.some((k) => LOWER_BODY.includes(k.part)) ? 'full_body' : 'bust';
-  let box: Box;
-  if (points.length >= 3) {
-    const xs = points.map((k) => k.position[0]);
-    const ys = points.map((k) => k.position[1]);
-    const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-    // Keypoints sit inside the silhouette: pad them out to the whole figure (head above the eyes).
-    const padX = (maxX - minX) * 0.35;
-    const top = minY - (maxY - minY) * 0.45;
-    box = clampBox({ left: minX - padX, top, width: maxX - minX + 2 * padX, height: (framing === 'bust' ? height : maxY + (maxY - minY) * 0.1) - top }, width, height);
-  } else if (faces[0]) {
-    const [x, y, w, h] = faces[0].box;
-    box = clampBox({ left: x - w, top: y - h * 0.6, width: w * 3, height: h * 4 }, width, height);
-  } else {
-    box = { left: 0, top: 0, width: 0, height: 0 };
+/** Keypoints of two passes in one set: for each part, the more confident finding. */
+export function mergeKeypoints(a: Keypoint[], b: Keypoint[]): Keypoint[] {
+  const byPart = new Map<BodyPart, Keypoint>();
+  for (const k of [...a, ...b]) {
+    const seen = byPart.get(k.part);
+    if (!seen || k.score > seen.score) byPart.set(k.part, k);
   }
-  return { framing, box, subjects };
+  return [...byPart.values()];
+}
+
+/** The whole figure around its keypoints (and face): the head above the eyes, the feet below the ankles. */
+export function personBox(points: Keypoint[], face: Box | undefined, framing: SubjectAnalysis['framing'], width: number, height: number): Box {
+  const xs = points.map((k) => k.x);
+  const ys = points.map((k) => k.y);
+  if (face) {
+    xs.push(face.left, face.left + face.width);
+    ys.push(face.top - face.height * 0.35, face.top + face.height);
+  }
+  if (!xs.length) return { left: 0, top: 0, width: 0, height: 0 };
+  const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const span = Math.max(maxY - minY, (face?.height ?? 0) * 2, 1);
+  const padX = Math.max((maxX - minX) * 0.3, span * 0.12);
+  const top = minY - span * 0.12;
+  // A full body ends a little below the ankles (the feet) or where the photo does; a bust runs
+  // out of the frame, so it ends at the photo's bottom.
+  const ankles = lowest(points, ['leftAnkle', 'rightAnkle']);
+  const bottom = framing === 'full_body' && Number.isFinite(ankles) ? ankles + span * 0.08 : height;
+  return clampBox({ left: minX - padX, top, width: maxX - minX + 2 * padX, height: bottom - top }, width, height);
 }
 
 function clampBox(b: Box, width: number, height: number): Box {
   const left = Math.max(0, Math.round(b.left));
   const top = Math.max(0, Math.round(b.top));
-  return { left, top, width: Math.min(width - left, Math.round(b.width)), height: Math.min(height - top, Math.round(b.height)) };
+  return { left, top, width: Math.max(0, Math.min(width - left, Math.round(b.width + Math.min(0, b.left)))), height: Math.max(0, Math.min(height - top, Math.round(b.height + Math.min(0, b.top)))) };
 }
 
-export async function analyze(image: Buffer): Promise<SubjectAnalysis> {
-  const h = await load();
-  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const tensor = h.tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
-  try {
-    return analyseDetections(await h.detect(tensor), info.width, info.height);
-  } finally {
-    tensor.dispose();
+const faceBox = (f: HumanResult['face'][number] | undefined): Box | undefined => f && { left: f.box[0], top: f.box[1], width: f.box[2], height: f.box[3] };
+
+/** Keypoints found on a crop of the photo, moved back into the photo's coordinates. */
+async function keypointsOnCrop(photo: Buffer, crop: Box): Promise<Keypoint[]> {
+  if (crop.width < 32 || crop.height < 32) return [];
+  const found = await detectPeople(await sharp(photo).extract(crop).png().toBuffer());
+  const body = found.body.filter((b) => b.score >= BODY_MIN)[0];
+  return confidentKeypoints(body).map((k) => ({ ...k, x: k.x + crop.left, y: k.y + crop.top }));
+}
+
+/** The region where a person's whole figure can be: around what was found, down to the photo's bottom. */
+function searchRegion(points: Keypoint[], face: Box | undefined, width: number, height: number): Box {
+  const rough = personBox(points, face, 'bust', width, height);
+  const grow = Math.max(rough.width, rough.height * 0.3) * 0.35;
+  return clampBox({ left: rough.left - grow, top: rough.top - grow * 0.5, width: rough.width + 2 * grow, height }, width, height);
+}
+
+export interface ThingMask {
+  /** Opaque share of the photo. */
+  coverage: number;
+  /** The largest connected region's share of everything opaque. */
+  dominance: number;
+  box: Box;
+}
+
+/** The largest region of a matte (alpha ≥ 128) and how much of the opaque area it holds. */
+export function largestRegion(alpha: Uint8Array, width: number, height: number): ThingMask {
+  const label = new Int32Array(width * height).fill(-1);
+  let total = 0;
+  let best = { size: 0, minX: 0, minY: 0, maxX: 0, maxY: 0 };
+  const stack: number[] = [];
+  for (let start = 0; start < alpha.length; start++) {
+    if (alpha[start]! < 128 || label[start] !== -1) continue;
+    const region = { size: 0, minX: width, minY: height, maxX: 0, maxY: 0 };
+    label[start] = start;
+    stack.push(start);
+    while (stack.length) {
+      const i = stack.pop()!;
+      const x = i % width;
+      const y = (i - x) / width;
+      region.size++;
+      region.minX = Math.min(region.minX, x);
+      region.maxX = Math.max(region.maxX, x);
+      region.minY = Math.min(region.minY, y);
+      region.maxY = Math.max(region.maxY, y);
+      for (const j of [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1]) {
+        if (j >= 0 && alpha[j]! >= 128 && label[j] === -1) {
+          label[j] = start;
+          stack.push(j);
+        }
+      }
+    }
+    total += region.size;
+    if (region.size > best.size) best = region;
   }
+  return {
+    coverage: total / (width * height),
+    dominance: total ? best.size / total : 0,
+    box: { left: best.minX, top: best.minY, width: best.maxX - best.minX + 1, height: best.maxY - best.minY + 1 },
+  };
+}
+
+/**
+ * One clear subject without a person: background removal leaves one region that dominates what
+ * it kept, is neither a speck nor the whole photo. A texture or a landscape leaves nothing of
+ * the kind, and is refused (NoSubject).
+ */
+async function findThing(photo: Buffer, width: number, height: number): Promise<SubjectAnalysis> {
+  const side = 160; // connected regions on a small copy: plenty for a bounding box
+  const { data, info } = await sharp(await removeBackground(photo))
+    .ensureAlpha()
+    .extractChannel('alpha')
+    .resize(side, side, { fit: 'inside' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const mask = largestRegion(new Uint8Array(data), info.width, info.height);
+  const clear = mask.coverage >= 0.03 && mask.coverage <= 0.85 && mask.dominance >= 0.7;
+  if (!clear) return { framing: 'full_body', box: { left: 0, top: 0, width: 0, height: 0 }, subjects: 0, kind: 'thing' };
+  const sx = width / info.width;
+  const sy = height / info.height;
+  const box = clampBox({ left: (mask.box.left - 1) * sx, top: (mask.box.top - 1) * sy, width: (mask.box.width + 2) * sx, height: (mask.box.height + 2) * sy }, width, height);
+  return { framing: 'full_body', box, subjects: 1, kind: 'thing' };
+}
+
+export async function analyze(photo: Buffer): Promise<SubjectAnalysis> {
+  const found = await detectPeople(photo);
+  const { width, height } = found;
+  const faces = countedFaces(found.face);
+  const body = found.body.filter((b) => b.score >= BODY_MIN)[0];
+  let points = confidentKeypoints(body);
+  if (!faces.length && points.length < 3) return findThing(photo, width, height);
+  const face = faceBox(faces[0]);
+  points = mergeKeypoints(points, await keypointsOnCrop(photo, searchRegion(points, face, width, height)));
+  const framing = decideFraming(points, height);
+  return { framing, box: personBox(points, face, framing, width, height), subjects: Math.max(faces.length, 1), kind: 'person' };
 }

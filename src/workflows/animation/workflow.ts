@@ -151,7 +151,7 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
       if (input.fullBody && subject.framing === 'bust') {
         cartoon = await run('expand', () => models.expandToFullBody({ animationId, imageKey: cartoon.imageKey }));
       } else {
-        progress.skip('expand', input.fullBody ? 'the photo already shows a full body' : 'not asked for');
+        progress.skip('expand', subject.framing === 'full_body' ? 'the photo already shows a full body' : 'kept a bust');
       }
       const cutout = await run('segment', () => models.segmentImage({ animationId, imageKey: cartoon.imageKey }));
       const frames = await run('animate', async () => {
