@@ -38,3 +38,21 @@ export function iou(a: Uint8Array, b: Uint8Array): number {
   }
   return either ? both / either : 1;
 }
+
+/**
+ * How alike two frames' silhouettes are once position, scale and a turn of up to ±8° are taken
+ * out: the best IoU over rotations of the second. A picture that only bounces, squashes and
+ * sways as a whole stays near 1; one whose parts move relative to each other does not.
+ */
+export async function alignedIou(a: { rgba: Uint8Array; width: number; height: number }, b: { rgba: Uint8Array; width: number; height: number }): Promise<number> {
+  const ma = await normalizedMask(a.rgba, a.width, a.height);
+  let best = 0;
+  for (let angle = -8; angle <= 8; angle += 2) {
+    const { data, info } = await sharp(Buffer.from(b.rgba), { raw: { width: b.width, height: b.height, channels: 4 } })
+      .rotate(angle, { background: { r: 0, g: 0, b: 0, alpha: 0 } })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    best = Math.max(best, iou(ma, await normalizedMask(new Uint8Array(data), info.width, info.height)));
+  }
+  return best;
+}

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { iou, normalizedMask as silhouette } from '../support/silhouette.js';
 import { buildRig, renderFrame, renderFrames, stillPoints, type Rig } from '../../src/models/local/animate.js';
 import type { BodyPart, Figure, Keypoint } from '../../src/models/local/figure.js';
 import { apply, jointTransform } from '../../src/models/local/rig/geometry.js';
@@ -69,32 +70,8 @@ function driftFromTorso(rig: Rig, vertices: number[], index: number): number {
   return worst;
 }
 
-/** The frame's alpha mask cropped to its bounding box and scaled to n×n (0/1). */
-async function normalizedMask(rgba: Uint8Array, n = 64): Promise<Uint8Array> {
-  let x0 = SIDE, y0 = SIDE, x1 = -1, y1 = -1;
-  for (let y = 0; y < SIDE; y++)
-    for (let x = 0; x < SIDE; x++)
-      if (rgba[(y * SIDE + x) * 4 + 3]! >= 128) {
-        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-      }
-  const alpha = Buffer.alloc(SIDE * SIDE);
-  for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[i * 4 + 3]! >= 128 ? 255 : 0;
-  const small = await sharp(alpha, { raw: { width: SIDE, height: SIDE, channels: 1 } })
-    .extract({ left: x0, top: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 })
-    .resize(n, n, { fit: 'fill', kernel: 'nearest' })
-    .raw()
-    .toBuffer();
-  return Uint8Array.from(small, (v) => (v >= 128 ? 1 : 0));
-}
-
-const iou = (a: Uint8Array, b: Uint8Array) => {
-  let both = 0, either = 0;
-  for (let i = 0; i < a.length; i++) {
-    both += a[i]! & b[i]!;
-    either += a[i]! | b[i]!;
-  }
-  return both / either;
-};
+/** The frame's silhouette, cropped to its box and scaled to a small square. */
+const normalizedMask = (rgba: Uint8Array) => silhouette(rgba, SIDE, SIDE);
 
 describe('rig: skinning and forward kinematics', () => {
   let rig: Rig;
