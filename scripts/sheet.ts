@@ -33,7 +33,7 @@ async function cell(image: Buffer | undefined): Promise<Buffer> {
 
 async function row(blobs: LocalBlobStore, photo: string, index: number): Promise<Buffer> {
   const id = `an_sheet${String(index).padStart(18, '0')}`;
-  const read = async (key: string) => buffer(await blobs.get(key)).catch(() => undefined);
+  const read = (key: string) => blobs.get(key).then(buffer, () => undefined);
   const started = performance.now();
   let label: string;
   let frames: (Buffer | undefined)[] = [];

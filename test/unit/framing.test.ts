@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readPngText, withPngText } from '../../src/media/png-text.js';
 import { decideFraming, largestRegion, mergeKeypoints, personBox } from '../../src/models/local/analysis.js';
-import { countedFaces } from '../../src/models/local/detect.js';
+import { countedFaces, isPerson } from '../../src/models/local/detect.js';
 import { attachFigure, figureOf, transformFigure, type BodyPart, type Figure, type Keypoint } from '../../src/models/local/figure.js';
 import { keepSubject } from '../../src/models/local/stylize.js';
 
@@ -65,6 +65,18 @@ describe('the figure box', () => {
     const box = personBox([...head, ...shoulders], { left: 160, top: 50, width: 80, height: 100 }, 'bust', 400, 320);
     expect(box.top + box.height).toBe(320);
     expect(box.top).toBeLessThan(50);
+  });
+
+  it('a person is a face, or a body MoveNet is sure of on its own (not the faint "body" it finds in a pagoda)', () => {
+    const body = (score: number, parts: number) => ({
+      score,
+      box: [0, 0, 1, 1] as [number, number, number, number],
+      keypoints: [...head, ...shoulders, ...arms, ...hips].slice(0, parts).map((k) => ({ part: k.part, score: 0.7, position: [k.x, k.y] as [number, number] })),
+    });
+    expect(isPerson([], body(0.85, 12))).toBe(true); // a small standing figure whose face is too small to find
+    expect(isPerson([], body(0.51, 7))).toBe(false); // seen on a photo of a pagoda
+    expect(isPerson([], body(0.9, 5))).toBe(false);
+    expect(isPerson([{ boxScore: 0.9, box: [0, 0, 50, 50] }], undefined)).toBe(true);
   });
 
   it('small faces far behind the subject are not counted as more people', () => {

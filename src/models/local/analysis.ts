@@ -10,7 +10,7 @@
 import sharp from 'sharp';
 import type { Box, SubjectAnalysis } from '../port.js';
 import { removeBackground } from './background.js';
-import { BODY_MIN, confidentKeypoints, countedFaces, detectPeople, type HumanResult } from './detect.js';
+import { BODY_MIN, confidentKeypoints, countedFaces, detectPeople, isPerson, type HumanResult } from './detect.js';
 import type { BodyPart, Keypoint } from './figure.js';
 
 const lowest = (points: Keypoint[], parts: BodyPart[]) =>
@@ -158,8 +158,8 @@ export async function analyze(photo: Buffer): Promise<SubjectAnalysis> {
   const { width, height } = found;
   const faces = countedFaces(found.face);
   const body = found.body.filter((b) => b.score >= BODY_MIN)[0];
+  if (!isPerson(found.face, body)) return findThing(photo, width, height);
   let points = confidentKeypoints(body);
-  if (!faces.length && points.length < 3) return findThing(photo, width, height);
   const face = faceBox(faces[0]);
   points = mergeKeypoints(points, await keypointsOnCrop(photo, searchRegion(points, face, width, height)));
   const framing = decideFraming(points, height);
