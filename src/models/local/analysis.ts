@@ -12,6 +12,7 @@ import type { Box, SubjectAnalysis } from '../port.js';
 import { removeBackground } from './background.js';
 import { BODY_MIN, confidentKeypoints, countedFaces, detectPeople, isPerson, type HumanResult } from './detect.js';
 import type { BodyPart, Keypoint } from './figure.js';
+import { regionsOf } from './regions.js';
 
 const lowest = (points: Keypoint[], parts: BodyPart[]) =>
   Math.max(-Infinity, ...points.filter((k) => parts.includes(k.part)).map((k) => k.y));
@@ -96,39 +97,11 @@ export interface ThingMask {
 
 /** The largest region of a matte (alpha ≥ 128) and how much of the opaque area it holds. */
 export function largestRegion(alpha: Uint8Array, width: number, height: number): ThingMask {
-  const label = new Int32Array(width * height).fill(-1);
-  let total = 0;
-  let best = { size: 0, minX: 0, minY: 0, maxX: 0, maxY: 0 };
-  const stack: number[] = [];
-  for (let start = 0; start < alpha.length; start++) {
-    if (alpha[start]! < 128 || label[start] !== -1) continue;
-    const region = { size: 0, minX: width, minY: height, maxX: 0, maxY: 0 };
-    label[start] = start;
-    stack.push(start);
-    while (stack.length) {
-      const i = stack.pop()!;
-      const x = i % width;
-      const y = (i - x) / width;
-      region.size++;
-      region.minX = Math.min(region.minX, x);
-      region.maxX = Math.max(region.maxX, x);
-      region.minY = Math.min(region.minY, y);
-      region.maxY = Math.max(region.maxY, y);
-      for (const j of [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1]) {
-        if (j >= 0 && alpha[j]! >= 128 && label[j] === -1) {
-          label[j] = start;
-          stack.push(j);
-        }
-      }
-    }
-    total += region.size;
-    if (region.size > best.size) best = region;
-  }
-  return {
-    coverage: total / (width * height),
-    dominance: total ? best.size / total : 0,
-    box: { left: best.minX, top: best.minY, width: best.maxX - best.minX + 1, height: best.maxY - best.minY + 1 },
-  };
+  const { sizes, boxes } = regionsOf(alpha, width, height);
+  let best = 0;
+  for (let id = 1; id < sizes.length; id++) if (sizes[id]! > sizes[best]!) best = id;
+  const total = sizes.reduce((a, b) => a + b, 0);
+  return { coverage: total / (width * height), dominance: total ? sizes[best]! / total : 0, box: boxes[best]! };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Box, SubjectAnalysis } from '../port.js';
 import { removeBackground } from './background.js';
 import { detectFigure } from './detect.js';
 import { attachFigure, transformFigure, type Figure } from './figure.js';
+import { regionsOf } from './regions.js';
 import { toonify } from './toon.js';
 
 /** Longer side of the cartoon before trimming: detail enough for a 3-inch sticker at 300 dpi's art pass. */
@@ -37,46 +38,24 @@ export function grow(box: Box, margin: number, width: number, height: number): B
  * or a second passer-by left by background removal does not become part of the character.
  */
 export function keepSubject(alpha: Uint8Array, width: number, height: number): Uint8Array {
-  const label = new Int32Array(width * height);
-  const sizes: number[] = [0];
-  const stack: number[] = [];
-  for (let start = 0; start < alpha.length; start++) {
-    if (alpha[start]! < 128 || label[start] !== 0) continue;
-    const id = sizes.length;
-    let size = 0;
-    label[start] = id;
-    stack.push(start);
-    while (stack.length) {
-      const i = stack.pop()!;
-      size++;
-      const x = i % width;
-      for (const j of [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, i - width, i + width]) {
-        if (j >= 0 && j < alpha.length && alpha[j]! >= 128 && label[j] === 0) {
-          label[j] = id;
-          stack.push(j);
-        }
-      }
-    }
-    sizes.push(size);
-  }
+  const { label, sizes } = regionsOf(alpha, width, height);
   const largest = Math.max(...sizes);
-  const out = new Uint8Array(alpha.length);
-  // Soft edge pixels (alpha < 128) belong to the region beside them, found within 2 pixels.
   const kept = (i: number) => label[i]! > 0 && sizes[label[i]!]! >= largest / 5;
+  const out = new Uint8Array(alpha.length);
   for (let i = 0; i < alpha.length; i++) {
     if (alpha[i] === 0) continue;
     if (label[i]! > 0) {
       if (kept(i)) out[i] = alpha[i]!;
       continue;
     }
+    // Soft edge pixels (alpha < 128) belong to the region beside them, found within 2 pixels.
     const x = i % width;
     const y = (i - x) / width;
     near: for (let dy = -2; dy <= 2; dy++) {
       for (let dx = -2; dx <= 2; dx++) {
         const xx = x + dx;
         const yy = y + dy;
-        if (xx < 0 || yy < 0 || xx >= width || yy >= height) continue;
-        if (kept(yy * width + xx)) {
+        if (xx >= 0 && yy >= 0 && xx < width && yy < height && kept(yy * width + xx)) {
           out[i] = alpha[i]!;
           break near;
         }
