@@ -1,5 +1,6 @@
 /** Running ffmpeg: its words on failure, and the frame it has reached as it goes. */
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 
 export class TranscodeError extends Error {
@@ -14,6 +15,15 @@ export async function runFfmpeg(ffmpegPath: string, args: string[], onFrame?: (f
   const child = spawn(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-nostats', '-progress', 'pipe:1', '-y', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Encoding is background work: on a machine with few cores the event loop (HTTP, Temporal
+  // queries) should win the CPU over three encoders at once, as it does over the model threads.
+  if (child.pid) {
+    try {
+      os.setPriority(child.pid, 10);
+    } catch {
+      // Already gone, or not allowed: it runs at the process's priority.
+    }
+  }
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   createInterface({ input: child.stdout }).on('line', (line) => {
