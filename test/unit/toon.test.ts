@@ -273,7 +273,7 @@ describe('toonify on a real photo', () => {
       .toBuffer({ resolveWithObject: true });
     photo = { rgba: cut.data, width: cut.info.width, height: cut.info.height };
     const png = await sharp(cut.data, { raw: { width: photo.width, height: photo.height, channels: 4 } }).png().toBuffer();
-    face = (await detectFigure(png))?.face;
+    face = (await detectFigure(png, 'bust'))?.face;
     out = await toonify(photo);
     withFace = face ? await toonify(photo, face) : out;
   }, 180_000);

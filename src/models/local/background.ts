@@ -47,7 +47,7 @@ function load() {
 }
 
 /** The matte (0–255 per pixel, the image's own size) of an image's foreground. */
-export async function matte(image: Buffer): Promise<{ alpha: Buffer; width: number; height: number }> {
+async function matte(image: Buffer): Promise<{ alpha: Buffer; width: number; height: number }> {
   const { ort, session } = await load();
   const { width = 0, height = 0 } = await sharp(image).metadata();
   const rgb = await sharp(image).flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().resize(SIDE, SIDE, { fit: 'fill' }).raw().toBuffer();

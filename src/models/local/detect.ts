@@ -133,14 +133,12 @@ export function isPerson(faces: HumanFace[], body: HumanBody | undefined): boole
 
 /**
  * The person in an image as a Figure (keypoints and face features), or undefined when nobody is
- * found. `framing` here is a first guess from the keypoints; the photo's analysis decides it.
+ * found. The framing is the photo's analysis's to decide: the caller passes it on.
  */
-export async function detectFigure(image: Buffer): Promise<Figure | undefined> {
+export async function detectFigure(image: Buffer, framing: Figure['framing']): Promise<Figure | undefined> {
   const found = await detectPeople(image);
   const body = found.body.filter((b) => b.score >= BODY_MIN)[0];
-  const faces = countedFaces(found.face);
-  const keypoints = confidentKeypoints(body);
   if (!isPerson(found.face, body)) return undefined;
-  const lower = keypoints.some((k) => k.part.endsWith('Ankle') || k.part.endsWith('Knee'));
-  return { kind: 'person', framing: lower ? 'full_body' : 'bust', width: found.width, height: found.height, keypoints, face: faceFeatures(faces[0]) };
+  const face = faceFeatures(countedFaces(found.face)[0]);
+  return { kind: 'person', framing, width: found.width, height: found.height, keypoints: confidentKeypoints(body), face };
 }

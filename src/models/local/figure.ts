@@ -69,11 +69,15 @@ export interface Figure {
 
 export const keypoint = (figure: Figure, part: BodyPart): Keypoint | undefined => figure.keypoints.find((k) => k.part === part);
 
+/** The figure with `move` applied to every point it holds (keypoints and face outlines). */
+function mapPoints(figure: Figure, move: <T extends Point>(p: T) => T): Pick<Figure, 'keypoints' | 'face'> {
+  const face = figure.face && (Object.fromEntries(Object.entries(figure.face).map(([k, pts]) => [k, (pts as Point[]).map(move)])) as unknown as FaceFeatures);
+  return { keypoints: figure.keypoints.map(move), face };
+}
+
 /** The same figure in an image scaled by `scale` and then shifted by (dx, dy). */
 export function transformFigure(figure: Figure, scale: number, dx: number, dy: number, width: number, height: number): Figure {
-  const p = <T extends Point>(q: T): T => ({ ...q, x: q.x * scale + dx, y: q.y * scale + dy });
-  const face = figure.face && (Object.fromEntries(Object.entries(figure.face).map(([k, pts]) => [k, (pts as Point[]).map(p)])) as unknown as FaceFeatures);
-  return { ...figure, width, height, keypoints: figure.keypoints.map(p), face };
+  return { ...figure, width, height, ...mapPoints(figure, (q) => ({ ...q, x: q.x * scale + dx, y: q.y * scale + dy })) };
 }
 
 /** The PNG text keyword under which a cut-out carries its figure. */
@@ -81,14 +85,10 @@ const FIGURE_KEYWORD = 'stickerflow:figure';
 
 /** The image with its figure inside (a PNG text chunk), so it travels with the pixels it describes. */
 export function attachFigure(png: Buffer, figure: Figure): Buffer {
-  const round = (v: number) => Math.round(v * 10) / 10;
-  const pts = (ps: Point[]) => ps.map((p) => ({ x: round(p.x), y: round(p.y) }));
-  const compact: Figure = {
-    ...figure,
-    keypoints: figure.keypoints.map((k) => ({ part: k.part, score: Math.round(k.score * 100) / 100, x: round(k.x), y: round(k.y) })),
-    face: figure.face && (Object.fromEntries(Object.entries(figure.face).map(([k, v]) => [k, pts(v as Point[])])) as unknown as FaceFeatures),
-  };
-  return withPngText(png, FIGURE_KEYWORD, JSON.stringify(compact));
+  // A tenth of a pixel and a hundredth of a score are plenty, and keep the chunk small.
+  const round = (v: number, per: number) => Math.round(v * per) / per;
+  const compact = mapPoints(figure, (p) => ({ ...p, x: round(p.x, 10), y: round(p.y, 10), ...('score' in p ? { score: round(p.score as number, 100) } : {}) }));
+  return withPngText(png, FIGURE_KEYWORD, JSON.stringify({ ...figure, ...compact }));
 }
 
 /** The figure an image carries, if it carries a well-formed one. */

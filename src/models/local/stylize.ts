@@ -93,7 +93,7 @@ export async function cartoonize(photo: Buffer, subject: SubjectAnalysis): Promi
 
   const [matted, found] = await Promise.all([
     removeBackground(cropped).then((png) => sharp(png).ensureAlpha().resize(w, h, { fit: 'fill' }).raw().toBuffer()),
-    subject.kind === 'thing' ? Promise.resolve(undefined) : detectFigure(cropped),
+    subject.kind === 'thing' ? Promise.resolve(undefined) : detectFigure(cropped, subject.framing),
   ]);
   const alpha = new Uint8Array(w * h);
   for (let i = 0; i < alpha.length; i++) alpha[i] = matted[i * 4 + 3]!;
@@ -109,7 +109,7 @@ export async function cartoonize(photo: Buffer, subject: SubjectAnalysis): Promi
   const pw = w + 2 * pad;
   const ph = h + 2 * pad;
   const figure: Figure = found
-    ? transformFigure({ ...found, framing: subject.framing }, 1, pad, pad, pw, ph)
+    ? transformFigure(found, 1, pad, pad, pw, ph)
     : { kind: subject.kind ?? 'thing', framing: subject.framing, width: pw, height: ph, keypoints: [] };
   const toon = await toonify({ rgba: padded, width: pw, height: ph }, figure.face);
 
