@@ -64,6 +64,23 @@ const schema = z
     MODEL_BACKEND: z.enum(['local', 'fal']).optional(),
     FAL_KEY: z.string().optional(),
     FAL_BASE_URL: optionalUrl,
+    /**
+     * fal's file hosts. `*.fal.media` covers v3.fal.media (fal's CDN and media-expiration docs,
+     * the Python client's CDN_URL) and v3b.fal.media (fal's file-access and data-retention docs);
+     * bare fal.media is fal's own domain, seen in older upload URLs but on no docs page we could
+     * read. storage.googleapis.com, where older fal examples live, stays out on purpose: a host
+     * list cannot pin a bucket. Sources: the README's fal section.
+     */
+    FAL_RESULT_HOSTS: z
+      .string()
+      .default('fal.media,*.fal.media')
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+      .pipe(
+        z
+          .array(z.string().regex(/^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9-]+(\.[a-z0-9-]+)*)$/, 'host names, each with an optional leading *.'))
+          .min(1, 'name at least one host'),
+      ),
+    FAL_MAX_RESULT_MB: z.coerce.number().positive().max(4096).default(100),
     PROVIDER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
     MODEL_THREADS: z.coerce.number().int().min(1).max(64).default(1),
     FFMPEG_PATH: z.string().default('ffmpeg'),
@@ -78,6 +95,7 @@ const schema = z
     STRIPE_API_URL: optionalUrl,
 
     UPLOADS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
+    NEW_CUSTOMERS_PER_HOUR: z.coerce.number().int().min(1).max(100_000).default(5),
     TRUST_PROXY: bool.default(false),
 
     PRINTER: z.enum(['sim', 'printful', 'prodigi']).default('sim'),
@@ -91,6 +109,8 @@ const schema = z
     PRODIGI_API_KEY: z.string().optional(),
     PRODIGI_CALLBACK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     PRODIGI_BASE_URL: z.url().default('https://api.prodigi.com'),
+
+    OPS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
@@ -116,6 +136,17 @@ const schema = z
         if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PRINTER=prodigi' });
       }
     }
+    if (env.PRINTER !== 'sim' && env.PAYMENT_PROVIDER === 'local') {
+      // The local checkout's Pay button takes no money: in front of a real printer it would print on the operator's account for anyone.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PAYMENT_PROVIDER'],
+        message:
+          `PRINTER=${env.PRINTER} sends every paid order to a real printer, billed to your account, but PAYMENT_PROVIDER is local ` +
+          '(the default), whose checkout page marks an order paid when anyone presses Pay, without taking any money. ' +
+          'Set PAYMENT_PROVIDER=stripe (with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET), or use PRINTER=sim to try orders without printing.',
+      });
+    }
     if (env.PAYMENT_PROVIDER === 'stripe') {
       for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
         if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'required when PAYMENT_PROVIDER=stripe' });
@@ -139,9 +170,10 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /**
    * `trustProxy`: take the client's address from X-Forwarded-For (behind a reverse proxy only).
-   * `uploadsPerMinute`: photo uploads one client address may make per minute (a burst of as many).
+   * `uploadsPerMinute`: photo uploads one client address may make per minute.
+   * `newCustomersPerHour`: customers (each with the starter credits) one address may make per hour.
    */
-  http: { host: string; port: number; publicUrl: string; trustProxy: boolean; uploadsPerMinute: number };
+  http: { host: string; port: number; publicUrl: string; trustProxy: boolean; uploadsPerMinute: number; newCustomersPerHour: number };
   dataDir: string;
   toolCacheDir: string;
   temporal: {
@@ -192,8 +224,15 @@ export interface Config {
    * `concurrency`: animation jobs running at the provider at once, across the whole cluster.
    * `threads`: worker threads that run the local models' CPU work, off the event loop.
    * `fal.baseUrl` replaces fal's hosts (queue.fal.run, rest.fal.ai), e.g. for a local fake.
+   * `fal.resultHosts`: the only hosts results are downloaded from (`*.` any subdomain), besides
+   * `baseUrl`'s; `fal.maxResultBytes`: the largest result accepted.
    */
-  models: { backend: 'local' | 'fal'; concurrency: number; threads: number; fal?: { key: string; baseUrl?: string } };
+  models: {
+    backend: 'local' | 'fal';
+    concurrency: number;
+    threads: number;
+    fal?: { key: string; baseUrl?: string; resultHosts: string[]; maxResultBytes: number };
+  };
   media: { ffmpegPath: string; maxUploadBytes: number; maxPhotoPixels: number; pdftoppmPath: string };
   orders: { paymentMinutes: number };
   /**
@@ -212,6 +251,12 @@ export interface Config {
     printful?: { token: string; webhookSecret: string; storeId?: string; baseUrl: string };
     prodigi?: { apiKey: string; callbackSecret: string; baseUrl: string };
   };
+  /**
+   * The operator's bearer token (OPS_TOKEN), for operator routes: the printer simulator's fail
+   * switch (and the operator console). Unset, that switch is open on the embedded default alone
+   * (PRINTER=sim with local payments, where nothing real is at stake) and absent otherwise.
+   */
+  opsToken?: string;
 }
 
 export class ConfigError extends Error {
@@ -240,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, ''),
       trustProxy: e.TRUST_PROXY,
       uploadsPerMinute: e.UPLOADS_PER_MINUTE,
+      newCustomersPerHour: e.NEW_CUSTOMERS_PER_HOUR,
     },
     dataDir,
     toolCacheDir,
@@ -289,7 +335,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backend: e.MODEL_BACKEND ?? (e.FAL_KEY ? 'fal' : 'local'),
       concurrency: e.PROVIDER_CONCURRENCY,
       threads: e.MODEL_THREADS,
-      fal: e.FAL_KEY ? { key: e.FAL_KEY, baseUrl: e.FAL_BASE_URL?.replace(/\/$/, '') } : undefined,
+      fal: e.FAL_KEY
+        ? {
+            key: e.FAL_KEY,
+            baseUrl: e.FAL_BASE_URL?.replace(/\/$/, ''),
+            resultHosts: e.FAL_RESULT_HOSTS,
+            maxResultBytes: Math.round(e.FAL_MAX_RESULT_MB * 1024 * 1024),
+          }
+        : undefined,
     },
     media: {
       ffmpegPath: e.FFMPEG_PATH,
@@ -315,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { apiKey: e.PRODIGI_API_KEY, callbackSecret: e.PRODIGI_CALLBACK_SECRET, baseUrl: e.PRODIGI_BASE_URL.replace(/\/$/, '') }
           : undefined,
     },
+    opsToken: e.OPS_TOKEN,
   };
 }
 
@@ -336,6 +390,7 @@ export function redactConfig(config: Config): unknown {
     ...config,
     temporal: { ...config.temporal, apiKey: mask(config.temporal.apiKey) },
     cookieSecret: mask(config.cookieSecret),
+    opsToken: mask(config.opsToken),
     models: { ...config.models, fal: config.models.fal ? { ...config.models.fal, key: '***' } : undefined },
     databaseUrl: maskPassword(config.databaseUrl),
     payments: {

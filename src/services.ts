@@ -22,11 +22,15 @@ import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
 import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
 import { createModelBackend } from './models/index.js';
+import { PrintFileUrls } from './orders/print-file-url.js';
 import { OrderRepository, WebhookEvents } from './orders/repository.js';
 import { orderRoutes } from './api/orders.js';
 import { checkoutPageRoutes, paymentRoutes, type PaymentProviders } from './api/payments.js';
 import { printerWebhookRoutes } from './api/printer-webhooks.js';
 import { rateLimit } from './api/rate-limit.js';
+import { creditRoutes } from './api/credits.js';
+import { CreditPurchases } from './credits/purchases.js';
+import { apiLimits } from './limits/rate-limits.js';
 import { LocalPayments } from './payments/local.js';
 import type { PaymentProvider } from './payments/port.js';
 import { StripePayments } from './payments/stripe.js';
@@ -45,8 +49,14 @@ export interface Services {
   animations: AnimationRepository;
   providerSlots: ProviderSlots;
   cookieKeys: string[];
+  /**
+   * Signs (worker) and checks (API) print-file links, keyed from the cookie secret: set
+   * COOKIE_SECRET wherever the API and the workers do not share DATA_DIR, or printers are refused.
+   */
+  printFileUrls: PrintFileUrls;
   orders: OrderRepository;
   webhookEvents: WebhookEvents;
+  creditPurchases: CreditPurchases;
   /**
    * The configured payment provider (PAYMENT_PROVIDER); `localPayments` is the same object when
    * it is the embedded one (its checkout pages are served then); and the secret the Stripe-signed
@@ -76,6 +86,7 @@ export async function openServices(config: Config): Promise<Services> {
       : undefined;
   const payments: PaymentProvider = localPayments ?? new StripePayments(stripeSettings(config));
   const printerSimSecret = config.printer.sim.webhookSecret ?? (await localSecret(path.join(secrets, 'printer-sim-secret')));
+  const cookieSecret = config.cookieSecret ?? (await localSecret(path.join(secrets, 'cookie-secret')));
   return {
     db,
     ledger,
@@ -83,14 +94,16 @@ export async function openServices(config: Config): Promise<Services> {
     customers: new Customers(db, ledger, config.starterCredits),
     animations: new AnimationRepository(db),
     providerSlots: new ProviderSlots(db),
-    cookieKeys: [config.cookieSecret ?? (await localSecret(path.join(secrets, 'cookie-secret')))],
+    cookieKeys: [cookieSecret],
+    printFileUrls: new PrintFileUrls({ secret: cookieSecret, publicUrl }),
     orders: new OrderRepository(db),
     webhookEvents: new WebhookEvents(db),
+    creditPurchases: new CreditPurchases(db),
     payments,
     localPayments,
     paymentProviders: new Map([[payments.id, payments]]),
     paymentWebhookSecret,
-    // The simulator (and its unauthenticated fail switch) only when orders go to it.
+    // The simulator only when orders go to it (its fail switch: see simOperatorAccess).
     printers: createPrintAdapters(config.printer, { publicUrl, simSecret: config.printer.id === 'sim' ? printerSimSecret : undefined }),
     printerSimSecret,
     close: () => db.close(),
@@ -136,6 +149,7 @@ export async function launchWorker(config: Config, services: Services, target: T
   const models = createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath });
   const groups = createActivityGroups({
     ledger: services.ledger,
+    creditPurchases: services.creditPurchases,
     alertChannels: createAlertChannels(config.alerts),
     temporalUiUrl: temporal.uiUrl,
     namespace: temporal.namespace,
@@ -145,7 +159,7 @@ export async function launchWorker(config: Config, services: Services, target: T
     providerLimit: { slots: services.providerSlots, concurrency: config.models.concurrency, leaseMs: 120_000 },
     printers: services.printers,
     payments: new Map(services.paymentProviders),
-    publicUrl: config.http.publicUrl,
+    printFileUrls: services.printFileUrls,
     pdftoppmPath: config.media.pdftoppmPath,
   });
   const queueOf = { workflows: temporal.taskQueue, ai: temporal.aiTaskQueue, media: temporal.mediaTaskQueue };
@@ -180,8 +194,19 @@ export async function startApi(config: Config, services: Services, temporal: Cli
   const { publicUrl } = config.http;
   const printerSim =
     services.printers.has('sim') && !config.printer.sim.url
-      ? embeddedPrinterSim(config.printer, { db: services.db, publicUrl, secret: services.printerSimSecret, logger })
+      ? embeddedPrinterSim(config.printer, {
+          db: services.db,
+          publicUrl,
+          secret: services.printerSimSecret,
+          paymentProvider: config.payments.provider,
+          opsToken: config.opsToken,
+          logger,
+        })
       : undefined;
+  const limits = apiLimits(services.db, config.http);
+  // The local provider takes no money: packs it "sells" are free, harmless only when buddies are.
+  const packsOnSale = config.payments.provider === 'stripe' || config.models.backend === 'local';
+  const limitReturns = rateLimit(limits.checkoutReturns, { whenLimited: 'mark' });
   const app = createApp({
     logger,
     keys: services.cookieKeys,
@@ -192,7 +217,18 @@ export async function startApi(config: Config, services: Services, temporal: Cli
       { name: 'database', check: async () => (await services.db.query('SELECT 1 AS ok')).length === 1 },
     ],
     routers: [
-      customerRoutes(services),
+      customerRoutes({ ...services, newCustomers: limits.newCustomers, starterCredits: config.starterCredits }),
+      creditRoutes({
+        ...services,
+        temporal,
+        taskQueue: config.temporal.taskQueue,
+        providers: services.paymentProviders,
+        publicUrl,
+        newCustomers: limits.newCustomers,
+        onSale: packsOnSale,
+        limitReturns,
+        logger,
+      }),
       animationRoutes({
         ...services,
         temporal,
@@ -201,7 +237,9 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         publicUrl: config.http.publicUrl,
         maxUploadBytes: config.media.maxUploadBytes,
         photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: config.media.maxPhotoPixels },
-        limitUploads: rateLimit({ perMinute: config.http.uploadsPerMinute, what: 'photo uploads' }),
+        limitUploads: rateLimit(limits.uploads),
+        newCustomers: limits.newCustomers,
+        packsOnSale,
         expandsBusts: config.models.backend !== 'local',
       }),
       viewerRoutes({ animations: services.animations, blobs: services.blobs, publicUrl, temporal }),
@@ -213,6 +251,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         orders: services.orders,
         blobs: services.blobs,
         payments: services.payments,
+        printFileUrls: services.printFileUrls,
         printerId: config.printer.id,
         publicUrl,
         timing: { paymentDeadline: `${config.orders.paymentMinutes} minutes` },
@@ -222,12 +261,15 @@ export async function startApi(config: Config, services: Services, temporal: Cli
       paymentRoutes({
         providers: services.paymentProviders,
         orders: services.orders,
+        creditPurchases: services.creditPurchases,
+        taskQueue: config.temporal.taskQueue,
         events: services.webhookEvents,
         temporal,
         webhookSecret: services.paymentWebhookSecret,
         logger,
         // Each return may ask the provider (Stripe's API is rate-limited per account).
-        limitReturns: rateLimit({ perMinute: 30, what: 'checkout returns', whenLimited: 'mark' }),
+        limitReturns,
+        limitWebhooks: rateLimit(limits.webhooks),
       }),
       printerWebhookRoutes({ adapters: services.printers, orders: services.orders, events: services.webhookEvents, temporal }),
       ...(printerSim ? [printerSim.routes] : []),

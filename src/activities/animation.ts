@@ -3,7 +3,9 @@
  * the model back end or ffmpeg, checks what came back, and writes its output under the
  * animation's prefix. Outputs have fixed keys, so a retried activity overwrites its own earlier
  * attempt instead of leaving litter. Invalid input or model output fails non-retryably with a
- * stable type; everything else is retried by the workflow's policy.
+ * stable type; everything else is retried by the workflow's policy. No step deletes its own
+ * inputs: the workflow discards them all at the end (`discardAnimationFiles`), once nothing can
+ * retry a step that reads them.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
@@ -12,7 +14,7 @@ import sharp, { type Metadata } from 'sharp';
 import { frameKey, type FrameSet } from '../media/frames.js';
 import { transcodeFrames, type AnimationFormat } from '../media/transcode.js';
 import { ModelError, type AnimationJob, type ModelBackend, type ModerationVerdict, type SubjectAnalysis } from '../models/port.js';
-import { animationKey } from '../animations/repository.js';
+import { animationFolder, animationKey, ART_FILE, FINISHED_FILES } from '../animations/repository.js';
 import type { ProviderSlots } from '../limits/provider-slots.js';
 import type { BlobStore } from '../storage/port.js';
 
@@ -75,7 +77,11 @@ export async function alphaCoverage(png: Buffer): Promise<number> {
 export function createAnimationActivities(deps: AnimationActivityDeps) {
   const { blobs, models } = deps;
   const read = async (key: string) => buffer(await blobs.get(key));
-  const write = (key: string, data: Buffer) => blobs.put(key, Readable.from([data]), { contentType: 'image/png' });
+  const write = (key: string, data: Buffer) => {
+    // A step cancelled with its workflow (which then discards the animation's files) adds none.
+    Context.current().cancellationSignal.throwIfAborted();
+    return blobs.put(key, Readable.from([data]), { contentType: 'image/png' });
+  };
 
   return {
     async moderatePhoto(input: { photoKey: string }): Promise<ModerationVerdict> {
@@ -135,7 +141,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
         .toBuffer({ resolveWithObject: true })
         .catch(() => undefined);
       const tight = !trimmed || (trimmed.info.width === meta.width && trimmed.info.height === meta.height);
-      const key = animationKey(input.animationId, 'cutout.png');
+      const key = animationKey(input.animationId, ART_FILE);
       await write(key, tight ? cutout : trimmed.data);
       return { cutoutKey: key, coverage };
     },
@@ -213,7 +219,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
 
     async transcodeAnimation(input: { animationId: string; frames: FrameSet; format: AnimationFormat }): Promise<{ key: string; bytes: number }> {
       const ctx = Context.current();
-      const key = animationKey(input.animationId, `buddy.${input.format}`);
+      const key = animationKey(input.animationId, FINISHED_FILES[input.format]);
       const info = await transcodeFrames({
         blobs,
         frames: input.frames,
@@ -227,9 +233,23 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
 
     async renderPoster(input: { animationId: string; frames: FrameSet }): Promise<{ key: string; bytes: number }> {
       const first = await read(frameKey(input.frames.prefix, 0));
-      const key = animationKey(input.animationId, 'poster.png');
+      const key = animationKey(input.animationId, FINISHED_FILES.poster);
       const info = await write(key, await sharp(first).png({ compressionLevel: 9 }).toBuffer());
       return { key, bytes: info.bytes };
+    },
+
+    /**
+     * Deletes every file in the animation's folder except `keep`: once the buddy is made, what
+     * went into it (the uploaded photo, the cartoons, the frames) goes and its finished files
+     * and print art stay; once it has failed, everything goes. Idempotent: a retry after a
+     * partial run deletes what is left, one after a complete run finds nothing to do.
+     */
+    async discardAnimationFiles(input: { animationId: string; keep: string[] }): Promise<{ deleted: number }> {
+      const keep = new Set(input.keep);
+      const doomed = (await blobs.list(animationFolder(input.animationId))).filter((b) => !keep.has(b.key));
+      // A few at a time: most are the ~120 frames, and S3 deletes one object per request.
+      for (let i = 0; i < doomed.length; i += 16) await Promise.all(doomed.slice(i, i + 16).map((b) => blobs.delete(b.key)));
+      return { deleted: doomed.length };
     },
   };
 }

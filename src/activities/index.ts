@@ -8,6 +8,8 @@ import type { ModelBackend } from '../models/port.js';
 import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
 import { createAnimationActivities, type AnimationActivityDeps } from './animation.js';
+import { createCreditActivities } from './credits.js';
+import type { CreditPurchases } from '../credits/purchases.js';
 import { createLedgerActivities } from './ledger.js';
 import { createOrderActivities, type OrderActivityDeps } from './orders.js';
 import type { PaymentProvider } from '../payments/port.js';
@@ -15,6 +17,7 @@ import type { PrintAdapter } from '../print-adapters/port.js';
 
 export interface ActivityDeps {
   ledger: CreditLedger;
+  creditPurchases: CreditPurchases;
   alertChannels: AlertChannel[];
   temporalUiUrl: string;
   namespace: string;
@@ -24,8 +27,8 @@ export interface ActivityDeps {
   providerLimit?: AnimationActivityDeps['providerLimit'];
   printers: ReadonlyMap<string, PrintAdapter>;
   payments: ReadonlyMap<string, PaymentProvider>;
-  /** Where printers download print files from. */
-  publicUrl: string;
+  /** Signs the links printers download print files by. */
+  printFileUrls: OrderActivityDeps['printFileUrls'];
   pdftoppmPath?: OrderActivityDeps['pdftoppmPath'];
 }
 
@@ -41,6 +44,7 @@ export function createActivityGroups(deps: ActivityDeps) {
   return {
     workflows: {
       ...createLedgerActivities(deps),
+      ...createCreditActivities(deps),
       ...orderSteps,
       ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
     },

@@ -6,6 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { PRINT_FILE_NAME, PRINTER_LINK_SECONDS, type PrintFileUrls } from '../orders/print-file-url.js';
 import { orderKey } from '../orders/repository.js';
 import type { Product, ShippingAddress } from '../orders/product.js';
 import { PaymentRejected, type PaymentProvider, type RefundResult } from '../payments/port.js';
@@ -19,8 +20,8 @@ export interface OrderActivityDeps {
   printers: ReadonlyMap<string, PrintAdapter>;
   /** The payment providers by id. */
   payments: ReadonlyMap<string, PaymentProvider>;
-  /** Where printers download print files from: `${publicUrl}/files/orders/<id>/print.pdf`. */
-  publicUrl: string;
+  /** Signs the links printers download print files by (the API checks them with the same key). */
+  printFileUrls: PrintFileUrls;
   pdftoppmPath?: string;
 }
 
@@ -39,8 +40,6 @@ export interface SubmitInput {
   shipping: ShippingAddress;
   email: string;
 }
-
-export const PRINT_FILE_NAME = 'print.pdf';
 
 /** Our domain errors as Temporal failures: refusals end the step, outages are retried. */
 async function vendorCall<T>(fn: () => Promise<T>): Promise<T> {
@@ -106,13 +105,16 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       };
     },
 
-    /** Places the order at the printer; idempotent by our order id (the adapter looks up before resubmitting). */
+    /**
+     * Places the order at the printer; idempotent by our order id (the adapter looks up before
+     * resubmitting, so the vendor keeps the link of the attempt that placed it). The link names
+     * the order; the route serves the file stored beside it (`printFileKey`, `orders/<id>/print.pdf`).
+     */
     async submitPrintOrder(input: SubmitInput): Promise<PrintOrderSnapshot> {
-      const printFileUrl = `${deps.publicUrl}/files/${input.printFileKey}`;
       return vendorCall(() =>
         printer(input.printerId).submit({
           orderId: input.orderId,
-          printFileUrl,
+          printFileUrl: deps.printFileUrls.sign(input.orderId, PRINTER_LINK_SECONDS),
           product: input.product,
           shipping: input.shipping,
           email: input.email,

@@ -2,8 +2,23 @@
 import type { Database } from '../db/database.js';
 import { randomId } from '../customers/customers.js';
 
+/** The blob-store folder of an animation's files: `animations/<id>`. */
+export const animationFolder = (animationId: string) => `animations/${animationId}`;
 /** Where an animation's files live in the blob store: `animations/<id>/<name>`. */
-export const animationKey = (animationId: string, name: string) => `animations/${animationId}/${name}`;
+export const animationKey = (animationId: string, name: string) => `${animationFolder(animationId)}/${name}`;
+
+/**
+ * The finished buddy, by asset: the only files of an animation ever served, under its viewer
+ * token and by these names (`/a/<token>/buddy.webm`), never under its id.
+ */
+export const FINISHED_FILES = { webm: 'buddy.webm', webp: 'buddy.webp', gif: 'buddy.gif', poster: 'poster.png' } as const;
+
+/**
+ * The print art: the still cut-out sticker orders are printed from, for as long as the buddy
+ * exists (a reorder can come years later). Kept, never served. Everything else in the folder
+ * (the uploaded photo, the cartoons, the frames) is deleted when the animation ends.
+ */
+export const ART_FILE = 'cutout.png';
 
 /** A QR viewer token as `create` makes them: `v_` and 18 random bytes in base64url. */
 export const VIEWER_TOKEN = /^v_[A-Za-z0-9_-]{24}$/;

@@ -10,9 +10,11 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { Middleware } from 'koa';
-import { animationKey, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
+import { animationKey, FINISHED_FILES, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
 import type { Customers } from '../customers/customers.js';
+import { presentPacks } from '../credits/packs.js';
 import type { CreditLedger } from '../ledger/ledger.js';
+import type { RateLimiter } from '../limits/rate-limits.js';
 import { inspectPhoto, normalizePhoto, PhotoRejected, type PhotoLimits } from '../media/photo.js';
 import type { BlobStore } from '../storage/port.js';
 import {
@@ -44,6 +46,10 @@ export interface AnimationRoutesDeps {
   eventPollMs?: number;
   /** Guards uploads, before their body is read (a per-client rate limit). */
   limitUploads?: Middleware;
+  /** How many customers one address may make (an upload makes one for a caller we do not know). */
+  newCustomers: RateLimiter;
+  /** Whether the 402 answer offers credit packs (see CreditRoutesDeps.onSale). */
+  packsOnSale?: boolean;
   /**
    * Whether the model back end can draw a bust's missing body (fal's generative models can; the
    * local back end keeps a bust a bust and animates it as one). Unset: it can.
@@ -75,7 +81,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new HttpError(400, 'bad_idempotency_key', 'Idempotency-Key must be 1–200 printable ASCII characters');
     }
-    const { customerId } = await identify(ctx, deps.customers);
+    const { customerId } = await identify(ctx, deps.customers, deps.newCustomers);
     const previous = key ? await deps.animations.findByKey(customerId, key) : undefined;
     if (previous) {
       ctx.req.resume(); // the same request again: answer as before, start nothing
@@ -86,7 +92,12 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     const credits = await deps.ledger.balance(customerId);
     if (credits < 1) {
       ctx.req.resume();
-      throw new HttpError(402, 'insufficient_credit', 'no credit left: an animation costs 1 credit');
+      throw new HttpError(
+        402,
+        'insufficient_credit',
+        `no credit left: an animation costs 1 credit${deps.packsOnSale ? '; buy a pack with POST /api/credits/checkout' : ''}`,
+        deps.packsOnSale ? { packs: presentPacks(), checkout: '/api/credits/checkout' } : undefined,
+      );
     }
 
     const upload = await receiveFile(ctx, 'photo', deps.maxUploadBytes);
@@ -130,7 +141,10 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
   router.get('/api/animations/:id', async (ctx) => {
     const record = await load(ctx.params.id!);
     const status = await queryStatus(deps.temporal, record.id);
-    const asset = (k: string | undefined) => (k ? `${deps.publicUrl}/files/${k}` : undefined);
+    const viewerUrl = `${deps.publicUrl}${links(record).viewer}`;
+    // The finished files are served only under the viewer token (src/web/viewer.ts), never under
+    // the animation id, which travels in the page's URL; nothing else of the animation is served.
+    const asset = (k: string | undefined, name: string) => (k ? `${viewerUrl}/${name}` : undefined);
     ctx.body = {
       id: record.id,
       status: status.status,
@@ -139,12 +153,12 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       charge: status.charge ? { credits: status.charge.amount, balanceAfter: status.charge.balanceAfter } : undefined,
       refund: status.refund,
       assets: {
-        webm: asset(status.assets?.webm),
-        webp: asset(status.assets?.webp),
-        gif: asset(status.assets?.gif),
-        poster: asset(status.assets?.poster),
+        webm: asset(status.assets?.webm, FINISHED_FILES.webm),
+        webp: asset(status.assets?.webp, FINISHED_FILES.webp),
+        gif: asset(status.assets?.gif, FINISHED_FILES.gif),
+        poster: asset(status.assets?.poster, FINISHED_FILES.poster),
       },
-      viewerUrl: `${deps.publicUrl}${links(record).viewer}`,
+      viewerUrl,
       error: status.error,
     };
   });
@@ -179,19 +193,6 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
       }
       stream.end();
     })();
-  });
-
-  /** Assets of finished animations; the unguessable animation id in the path is the capability. */
-  router.get('/files/animations/:id/:name', async (ctx) => {
-    const { id, name } = ctx.params as { id: string; name: string };
-    if (!ID.test(id) || !/^[A-Za-z0-9_-]+\.(webm|webp|gif|png)$/.test(name)) throw new HttpError(404, 'not_found', 'no such file');
-    const key = animationKey(id, name);
-    const info = await deps.blobs.stat(key);
-    if (!info) throw new HttpError(404, 'not_found', 'no such file');
-    ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
-    ctx.type = info.contentType ?? 'application/octet-stream';
-    ctx.length = info.bytes;
-    ctx.body = await deps.blobs.get(key);
   });
 
   return router;

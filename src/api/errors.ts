@@ -10,6 +10,8 @@ export class HttpError extends Error {
     public readonly status: number,
     public readonly code: string,
     message: string,
+    /** More fields for the error object, e.g. the credit packs a 402 offers. */
+    public readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -29,7 +31,8 @@ export function errorMiddleware(logger: Logger): Middleware {
       const code = err instanceof HttpError ? err.code : expose ? 'bad_request' : 'internal';
       if (!expose) logger.error('request failed', { method: ctx.method, path: ctx.path, error: String(err) });
       ctx.status = status;
-      ctx.body = { error: { code, message: expose ? (err as Error).message : 'internal error' } };
+      const details = err instanceof HttpError ? err.details : undefined;
+      ctx.body = { error: { ...details, code, message: expose ? (err as Error).message : 'internal error' } };
     }
   };
 }

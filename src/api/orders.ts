@@ -15,6 +15,7 @@ import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AnimationRepository } from '../animations/repository.js';
+import { PRINT_FILE_LINK_MESSAGES, PRINT_FILE_NAME, SHOPPER_LINK_SECONDS, type PrintFileUrls } from '../orders/print-file-url.js';
 import { describeProduct, priceOf, productSchema, shippingSchema } from '../orders/product.js';
 import { orderKey, type OrderRecord, type OrderRepository } from '../orders/repository.js';
 import type { PaymentProvider } from '../payments/port.js';
@@ -44,6 +45,8 @@ export interface OrderRoutesDeps {
   orders: OrderRepository;
   blobs: BlobStore;
   payments: PaymentProvider;
+  /** Checks print-file links (and signs the shopper's), with the key the worker signs printers' links by. */
+  printFileUrls: PrintFileUrls;
   /** Which printer new orders go to. */
   printerId: string;
   publicUrl: string;
@@ -114,7 +117,6 @@ function updateFailureType(err: unknown): string | undefined {
 
 export function orderRoutes(deps: OrderRoutesDeps): Router {
   const router = new Router();
-  const printFileUrl = (key: string | undefined) => (key ? `${deps.publicUrl}/files/${key}` : undefined);
 
   /** The order behind a valid access token; 404 otherwise (never says which part was wrong). */
   const authorized = async (ctx: Context): Promise<OrderRecord> => {
@@ -131,7 +133,8 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
     product: v.product,
     shipping: v.shipping,
     amount: { totalCents: record.amountCents, currency: record.currency },
-    printFileUrl: printFileUrl(v.printFileKey),
+    // Once rendered: a link of its own, as the order's status is private to its token holder.
+    printFileUrl: v.printFileKey ? deps.printFileUrls.sign(record.id, SHOPPER_LINK_SECONDS) : undefined,
     tracking: v.tracking,
     payment: v.payment,
     refund: v.refund,
@@ -278,10 +281,18 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
     ctx.body = present(record, view);
   });
 
-  /** Print files, for the printer to download; the unguessable order id in the path is the capability. */
-  router.get('/files/orders/:id/print.pdf', async (ctx) => {
+  /**
+   * Print files, for the printer to download, by signed link only (`expires` and `sig`); any other
+   * request is 403, checked before the order is looked up, so it says nothing about which orders exist.
+   */
+  router.get(`/files/orders/:id/${PRINT_FILE_NAME}`, async (ctx) => {
+    const problem = deps.printFileUrls.check(ctx.params.id!, ctx.query);
+    if (problem) {
+      ctx.set('Cache-Control', 'no-store');
+      throw new HttpError(403, 'forbidden', PRINT_FILE_LINK_MESSAGES[problem]);
+    }
     const record = await deps.orders.get(ctx.params.id!);
-    const key = record && orderKey(record.id, 'print.pdf');
+    const key = record && orderKey(record.id, PRINT_FILE_NAME);
     const info = key && (await deps.blobs.stat(key));
     if (!key || !info) throw new HttpError(404, 'not_found', 'no such file');
     ctx.set('Cache-Control', 'private, no-store');

@@ -20,7 +20,9 @@ import type { Logger } from '../logger.js';
 import type { OrderRecord, OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { DeliveryFailed, type LocalPayments } from '../payments/local.js';
 import { WebhookRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
-import { paymentReceivedFrom, verifyEvent } from '../payments/stripe-events.js';
+import { paymentReceivedFrom, paymentRefundedFrom, verifyEvent } from '../payments/stripe-events.js';
+import { PURCHASE_ID, type CreditPurchases } from '../credits/purchases.js';
+import { handOverCreditPayment, handOverCreditRefund, purchaseMismatch } from './credits.js';
 import { orderWorkflowId, paymentReceivedSignal, type OrderView } from '../workflows/sticker-order/api.js';
 import {
   deliveryFailedPage,
@@ -42,6 +44,9 @@ export interface PaymentRoutesDeps {
   /** The providers by id: a late payment is refunded through the one its order used. */
   providers: PaymentProviders;
   orders: OrderRepository;
+  /** Credit packs: their payments and refunds go to the purchase's workflow (on `taskQueue`). */
+  creditPurchases: CreditPurchases;
+  taskQueue: string;
   events: WebhookEvents;
   temporal: Client;
   webhookSecret: string;
@@ -53,6 +58,8 @@ export interface PaymentRoutesDeps {
    * go to the order page, without asking the provider (its API is rate-limited per account).
    */
   limitReturns?: Middleware;
+  /** Guards the webhook per sending address, before its body is read. */
+  limitWebhooks?: Middleware;
 }
 
 /** Stripe's (or the local provider's) event source name in `webhook_events`. */
@@ -120,7 +127,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
   const router = new Router();
   const { mismatch, providerOf } = orderLookups(deps);
 
-  router.post('/webhooks/stripe', async (ctx) => {
+  router.post('/webhooks/stripe', deps.limitWebhooks ?? noLimit, async (ctx) => {
     const raw = await readRawBody(ctx);
     const event = badRequestOn('invalid_signature', () => verifyEvent(raw, ctx.get('stripe-signature') || undefined, deps.webhookSecret));
     if (await deps.events.seen(SOURCE, event.id)) {
@@ -138,9 +145,36 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
       ctx.body = { received: true };
       return;
     }
+    const refund = badRequestOn('invalid_event', () => paymentRefundedFrom(event));
+    if (refund) {
+      // Refunds we make of orders need nothing more; a refunded credit pack takes its credits back.
+      const purchase = await deps.creditPurchases.byPaymentIntent(refund.paymentIntentId);
+      if (purchase) await handOverCreditRefund(deps, purchase, refund);
+      await deps.events.record(SOURCE, event.id);
+      ctx.body = purchase ? { received: true } : { received: true, ignored: true };
+      return;
+    }
     const payment = badRequestOn('invalid_event', () => paymentReceivedFrom(event));
     if (!payment) {
       ctx.body = { received: true, ignored: true };
+      return;
+    }
+    if (PURCHASE_ID.test(payment.orderId)) {
+      const purchase = await deps.creditPurchases.get(payment.orderId);
+      const problem = purchase ? purchaseMismatch(purchase, payment) : 'no such credit purchase';
+      if (problem || !purchase) {
+        deps.logger?.error('a paid checkout does not match a credit purchase of ours: check it and refund by hand', {
+          purchaseId: payment.orderId,
+          eventId: event.id,
+          problem,
+        });
+        await deps.events.record(SOURCE, event.id);
+        ctx.body = { received: true, ignored: true, reason: problem };
+        return;
+      }
+      await handOverCreditPayment(deps, purchase, payment);
+      await deps.events.record(SOURCE, event.id);
+      ctx.body = { received: true };
       return;
     }
     const order = await deps.orders.get(payment.orderId);

@@ -200,13 +200,58 @@ export const migrations: Migration[] = [
       CREATE INDEX printer_sim_webhooks_pending ON printer_sim_webhooks (external_id, seq) WHERE next_at IS NOT NULL;
     `,
   },
+  {
+    version: 8,
+    name: 'shared rate limits, credit packs',
+    sql: `
+      -- Rate-limit counters shared by every API process (rate-limiter-flexible's PostgreSQL
+      -- layout: one fixed window per key; expire is a unix time in milliseconds).
+      CREATE TABLE rate_limits (
+        key     VARCHAR(255) PRIMARY KEY,
+        points  INTEGER NOT NULL DEFAULT 0,
+        expire  BIGINT
+      );
+      CREATE INDEX rate_limits_expire ON rate_limits (expire);
+      -- Credit packs bought through the payment provider. The credits are a ledger grant keyed by
+      -- the payment (credits:payment:<payment intent>), so a payment adds them once.
+      CREATE TABLE credit_purchases (
+        id                  TEXT PRIMARY KEY,
+        customer_id         TEXT NOT NULL REFERENCES customers(id),
+        pack                TEXT NOT NULL,
+        credits             INTEGER NOT NULL CHECK (credits > 0),
+        amount_cents        INTEGER NOT NULL CHECK (amount_cents > 0),
+        currency            TEXT NOT NULL,
+        payment_provider    TEXT NOT NULL,
+        checkout_session_id TEXT UNIQUE,
+        checkout_expires_at TIMESTAMPTZ,
+        -- set once, when the credits are added
+        payment_intent_id   TEXT UNIQUE,
+        fulfilled_at        TIMESTAMPTZ,
+        created_at          TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX credit_purchases_by_customer ON credit_purchases (customer_id, created_at);
+      -- A refunded pack takes its credits back: a 'revoke' entry answers the grant named in
+      -- charge_key, for as many credits as the account still holds (possibly none).
+      ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
+      ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check CHECK (kind IN ('grant', 'charge', 'refund', 'void', 'revoke'));
+      -- revokes only: the credits it was owed (amount: what the account still held of them)
+      ALTER TABLE ledger_entries ADD COLUMN owed INTEGER CHECK (owed >= amount);
+      -- A credit purchase asks for no email (Stripe's customer_email is optional too).
+      ALTER TABLE local_payment_sessions ALTER COLUMN email DROP NOT NULL;
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL
 
 export async function migrate(db: Database, list: Migration[] = migrations): Promise<number[]> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  // Under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a concurrent
+  // one (two processes starting at once on an empty database both try, one fails on pg_type).
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
+  });
   const applied: number[] = [];
   for (const m of [...list].sort((a, b) => a.version - b.version)) {
     const done = await db.transaction(async (tx) => {

@@ -39,6 +39,25 @@ export interface GrantRequest {
   reason: string;
 }
 
+export interface RevokeRequest {
+  /** The idempotency key of the grant some of whose credits go back (a purchased pack). */
+  grantKey: string;
+  /** How many of the grant's credits should be gone once this is applied, in all. */
+  totalRevoked: number;
+  idempotencyKey: string;
+  reason: string;
+}
+
+export interface Revoke {
+  /** 'nothing_granted': no grant carries that key, so nothing was taken. */
+  status: 'revoked' | 'nothing_granted';
+  /** Credits this revoke took (0 when the account had none left, or earlier ones took enough). */
+  taken: number;
+  /** Credits it should have taken but the account no longer held (spent already). */
+  shortfall: number;
+  balanceAfter: number;
+}
+
 export class LedgerError extends Error {
   constructor(
     /** Stable, permanent name: becomes the Temporal failure type. */
@@ -53,10 +72,12 @@ export class LedgerError extends Error {
 interface EntryRow {
   id: string;
   account_id: string | null;
-  kind: 'grant' | 'charge' | 'refund' | 'void';
+  kind: 'grant' | 'charge' | 'refund' | 'void' | 'revoke';
   amount: number;
   idempotency_key: string;
   charge_key: string | null;
+  /** Revokes only: the credits this revoke was owed (`amount` is what it could take). */
+  owed: number | null;
   balance_after: number;
 }
 
@@ -192,6 +213,62 @@ export class CreditLedger {
     } catch (err) {
       // A concurrent refund of the same charge won the race: return what it recorded.
       if (isUniqueViolation(err)) return attempt();
+      throw err;
+    }
+  }
+
+  /**
+   * Takes back credits a grant gave (a refunded pack), up to `totalRevoked` of them across every
+   * revoke of that grant, and never more than the account still holds: credits already spent
+   * stay spent, and the shortfall is reported. Each revoke is an entry answering the grant (its
+   * `charge_key`), recorded even when it takes nothing; a key seen before returns its first result.
+   */
+  async revoke(req: RevokeRequest): Promise<Revoke> {
+    const asRevoke = (r: EntryRow): Revoke => ({
+      status: 'revoked',
+      taken: r.amount,
+      shortfall: (r.owed ?? r.amount) - r.amount,
+      balanceAfter: r.balance_after,
+    });
+    const previous = async () => {
+      const [row] = await this.db.query<EntryRow>('SELECT * FROM ledger_entries WHERE idempotency_key = $1', [req.idempotencyKey]);
+      if (!row) return undefined;
+      if (row.kind !== 'revoke' || row.charge_key !== req.grantKey) {
+        throw new LedgerError('IdempotencyKeyReused', `key ${req.idempotencyKey} was already used for a different ${row.kind}`);
+      }
+      return asRevoke(row);
+    };
+    const first = await previous();
+    if (first) return first;
+    try {
+      return await this.db.transaction(async (tx): Promise<Revoke> => {
+        const [grant] = await tx.query<EntryRow>(`SELECT * FROM ledger_entries WHERE idempotency_key = $1 AND kind = 'grant'`, [req.grantKey]);
+        if (!grant) return { status: 'nothing_granted', taken: 0, shortfall: 0, balanceAfter: 0 };
+        // The account row locked first, so concurrent revokes of one grant see each other's.
+        const [acct] = await tx.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1 FOR UPDATE', [grant.account_id]);
+        // Earlier revokes count with what they were owed, taken or not: credits owed but already
+        // spent are not asked for again by the next partial refund.
+        const [earlier] = await tx.query<{ owed: number | string }>(
+          `SELECT COALESCE(SUM(owed), 0) AS owed FROM ledger_entries WHERE charge_key = $1 AND kind = 'revoke'`,
+          [req.grantKey],
+        );
+        const owed = Math.max(0, Math.min(req.totalRevoked, grant.amount) - Number(earlier!.owed));
+        const taken = Math.min(owed, acct!.balance);
+        const [after] = await tx.query<{ balance: number }>('UPDATE accounts SET balance = balance - $2 WHERE id = $1 RETURNING balance', [
+          grant.account_id,
+          taken,
+        ]);
+        const [row] = await tx.query<EntryRow>(
+          `INSERT INTO ledger_entries (account_id, kind, amount, owed, idempotency_key, charge_key, reason, balance_after)
+           VALUES ($1, 'revoke', $2, $3, $4, $5, $6, $7) RETURNING *`,
+          [grant.account_id, taken, owed, req.idempotencyKey, req.grantKey, req.reason, after!.balance],
+        );
+        return asRevoke(row!);
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      const winner = await previous(); // a concurrent revoke with the same key committed first
+      if (winner) return winner;
       throw err;
     }
   }

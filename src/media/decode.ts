@@ -4,7 +4,7 @@
  * same frames the local back end draws. ffmpeg writes the frames into a temporary folder; they
  * are handed on one at a time, in order, and the folder is removed.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runFfmpeg } from './ffmpeg.js';
@@ -17,14 +17,13 @@ export interface DecodeOptions {
 }
 
 export async function decodeTransparentVideo(
-  video: Buffer,
+  /** The video, as a file on disk: it arrives streamed there, never whole in memory. */
+  source: string,
   opts: DecodeOptions,
   onFrame: (png: Buffer, index: number) => Promise<void>,
 ): Promise<{ fps: number; frames: number }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-decode-'));
   try {
-    const source = path.join(dir, 'source.webm');
-    await writeFile(source, video);
     const { side, fps } = opts;
     const filter = [
       `fps=${fps}`,

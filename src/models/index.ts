@@ -17,7 +17,8 @@ export function createModelBackend(
       return local;
     case 'fal': {
       if (!models.fal) throw new Error('the fal back end needs FAL_KEY');
-      const queue = new FalQueue({ key: models.fal.key, baseUrl: models.fal.baseUrl, db: deps.db });
+      const { key, baseUrl, resultHosts, maxResultBytes } = models.fal;
+      const queue = new FalQueue({ key, baseUrl, resultHosts, maxDownloadBytes: maxResultBytes, db: deps.db });
       return Object.assign(new FalModelBackend({ queue, local, ffmpegPath: deps.ffmpegPath }), { close: () => local.close() });
     }
   }

@@ -64,7 +64,7 @@ interface SessionRow {
   amount_cents: number;
   currency: string;
   description: string;
-  email: string;
+  email: string | null;
   success_url: string;
   cancel_url: string;
   status: 'open' | 'complete' | 'expired';
@@ -110,7 +110,7 @@ export class LocalPayments implements PaymentProvider {
          (id, order_id, amount_cents, currency, description, email, success_url, cancel_url, status, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)
        ON CONFLICT (order_id) DO NOTHING RETURNING *`,
-      [randomId('cs_local_', 24), req.orderId, req.amountCents, currency, req.description, req.email, req.successUrl, req.cancelUrl, expiresAt.toISOString()],
+      [randomId('cs_local_', 24), req.orderId, req.amountCents, currency, req.description, req.email ?? null, req.successUrl, req.cancelUrl, expiresAt.toISOString()],
     );
     const row = created ?? (await this.db.query<SessionRow>('SELECT * FROM local_payment_sessions WHERE order_id = $1', [req.orderId]))[0]!;
     if (row.amount_cents !== req.amountCents || row.currency !== currency) {
@@ -253,7 +253,7 @@ export class LocalPayments implements PaymentProvider {
       amountCents: r.amount_cents,
       currency: r.currency,
       description: r.description,
-      email: r.email,
+      email: r.email ?? undefined,
       successUrl: r.success_url.replaceAll('{CHECKOUT_SESSION_ID}', r.id),
       cancelUrl: r.cancel_url,
       status: lapsed ? 'expired' : r.status,

@@ -6,13 +6,17 @@
  */
 
 export interface CheckoutRequest {
-  /** Our order id: one checkout session per order (asking again returns the same session). */
+  /**
+   * What is paid for: our order id, or a credit purchase's (`cp_…`). One checkout session each
+   * (asking again returns the same session).
+   */
   orderId: string;
   amountCents: number;
   currency: string;
   /** What the customer sees on the checkout page, e.g. "10 × 3-inch die-cut stickers". */
   description: string;
-  email: string;
+  /** The receipt's address; a credit purchase asks for none. */
+  email?: string;
   /** Where the customer goes after paying, and after giving up. */
   successUrl: string;
   cancelUrl: string;
@@ -46,6 +50,15 @@ export interface PaymentReceived {
   currency: string;
   /** ISO 8601. */
   paidAt: string;
+}
+
+/** A refund of a payment, from a verified `charge.refunded` event (made in Stripe's Dashboard or by us). */
+export interface PaymentRefunded {
+  eventId: string;
+  paymentIntentId: string;
+  /** The payment in full, and how much of it has been refunded so far, in all. */
+  amountCents: number;
+  amountRefundedCents: number;
 }
 
 export interface RefundRequest {

@@ -4,7 +4,7 @@
  * verifies every delivery (Stripe's or ours) the same way and maps it onto `PaymentReceived`.
  */
 import Stripe from 'stripe';
-import { WebhookRejected, type PaymentReceived } from './port.js';
+import { WebhookRejected, type PaymentReceived, type PaymentRefunded } from './port.js';
 
 /**
  * The replay window, in seconds: a signature older than this is refused (Stripe's own check), and
@@ -79,6 +79,22 @@ export function paymentReceivedFrom(event: Stripe.Event): PaymentReceived | unde
   };
 }
 
+/**
+ * The refund a verified `charge.refunded` event reports (Stripe sends it for every refund, from
+ * the Dashboard or the API; `amount_refunded` is the running total), or undefined for any other
+ * event. Shape per Stripe's Charge object: `payment_intent`, `amount`, `amount_refunded`.
+ */
+export function paymentRefundedFrom(event: Stripe.Event): PaymentRefunded | undefined {
+  if (event.type !== 'charge.refunded') return undefined;
+  const charge = event.data.object as Partial<Stripe.Charge>;
+  const intent = charge.payment_intent;
+  const paymentIntentId = typeof intent === 'string' ? intent : intent?.id;
+  if (charge.object !== 'charge' || !paymentIntentId || !Number.isInteger(charge.amount) || !Number.isInteger(charge.amount_refunded)) {
+    throw new WebhookRejected('the refunded charge lacks its payment_intent, amount or amount_refunded');
+  }
+  return { eventId: event.id, paymentIntentId, amountCents: charge.amount!, amountRefundedCents: charge.amount_refunded! };
+}
+
 /** What the local provider knows of a paid session: all the completed event is made from. */
 export interface PaidSession {
   sessionId: string;
@@ -87,7 +103,7 @@ export interface PaidSession {
   eventId: string;
   amountCents: number;
   currency: string;
-  email: string;
+  email: string | null;
   successUrl: string;
   cancelUrl: string;
   createdAt: Date;

@@ -13,7 +13,7 @@ import { PrintfulPrintAdapter } from './printful/adapter.js';
 import { ProdigiPrintAdapter } from './prodigi/adapter.js';
 import { SimPrintAdapter } from './sim/adapter.js';
 import { PrinterSim } from './sim/printer.js';
-import { printerSimRoutes } from './sim/routes.js';
+import { printerSimRoutes, type SimOperatorAccess } from './sim/routes.js';
 
 export type PrintAdapters = ReadonlyMap<string, PrintAdapter>;
 
@@ -40,12 +40,22 @@ export function createPrintAdapters(printer: Config['printer'], deps: PrintAdapt
 }
 
 /**
+ * Who may press the simulator's fail switch, which makes an order fail and so refunds it: the
+ * holder of OPS_TOKEN when one is set; without one, anyone on the embedded default with local
+ * payments (nothing real is paid or printed there), and nobody once real payments are taken.
+ */
+export function simOperatorAccess(paymentProvider: Config['payments']['provider'], opsToken: string | undefined): SimOperatorAccess {
+  if (opsToken) return { token: opsToken };
+  return paymentProvider === 'local' ? 'open' : 'absent';
+}
+
+/**
  * The printer simulator of the embedded stack: mount `routes` on the app, `sim.start()` once the
  * app listens (its webhooks come back to the app), `sim.stop()` before closing the database.
  */
 export function embeddedPrinterSim(
   printer: Config['printer'],
-  deps: { db: Database; publicUrl: string; secret: string; logger?: Logger },
+  deps: { db: Database; publicUrl: string; secret: string; paymentProvider: Config['payments']['provider']; opsToken?: string; logger?: Logger },
 ): { sim: PrinterSim; routes: Router } {
   const sim = new PrinterSim({
     db: deps.db,
@@ -55,5 +65,5 @@ export function embeddedPrinterSim(
     stepSeconds: printer.sim.stepSeconds,
     logger: deps.logger,
   });
-  return { sim, routes: printerSimRoutes({ sim, secret: deps.secret }) };
+  return { sim, routes: printerSimRoutes({ sim, secret: deps.secret, operator: simOperatorAccess(deps.paymentProvider, deps.opsToken) }) };
 }

@@ -1,7 +1,7 @@
 /** Blob store on the local file system (the embedded default), under one root folder. */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -67,7 +67,27 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  async list(folder: string): Promise<BlobInfo[]> {
+    const found: BlobInfo[] = [];
+    const walk = async (prefix: string) => {
+      const entries = await readdir(this.file(prefix), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+        throw err;
+      });
+      for (const entry of entries) {
+        const key = `${prefix}/${entry.name}`;
+        if (entry.isDirectory()) await walk(key);
+        else if (entry.isFile() && !PARTIAL.test(entry.name)) found.push({ key, bytes: (await stat(this.file(key))).size, contentType: contentTypeFor(key) });
+      }
+    };
+    await walk(folder);
+    return found;
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
   }
 }
+
+/** A `put` in progress (see there): not a blob yet. */
+const PARTIAL = /\.partial-[0-9a-f]{12}$/;

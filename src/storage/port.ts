@@ -36,6 +36,11 @@ export interface BlobStore {
   copyToFile(key: string, file: string): Promise<void>;
   /** Size and type, or undefined when absent. */
   stat(key: string): Promise<BlobInfo | undefined>;
+  /**
+   * Every blob under the folder `folder` (its keys start with `folder/`, at any depth), in no
+   * particular order; an empty list when there are none. A blob still being written is not listed.
+   */
+  list(folder: string): Promise<BlobInfo[]>;
   /** Removes the blob; removing an absent key is not an error. */
   delete(key: string): Promise<void>;
 }

@@ -6,6 +6,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -89,6 +90,18 @@ export class S3BlobStore implements BlobStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async list(folder: string): Promise<BlobInfo[]> {
+    assertBlobKey(folder);
+    const found: BlobInfo[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${folder}/`, ContinuationToken: token }));
+      for (const o of res.Contents ?? []) if (o.Key) found.push({ key: o.Key, bytes: o.Size ?? 0, contentType: contentTypeFor(o.Key) });
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return found;
   }
 
   async delete(key: string): Promise<void> {

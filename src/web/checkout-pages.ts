@@ -39,7 +39,7 @@ const payForm = (s: LocalCheckoutSession, token: string, label: string) =>
 const summary = (s: LocalCheckoutSession) =>
   `<h1>${escapeHtml(s.description)}</h1>
 <p class="amount">${escapeHtml(formatAmount(s.amountCents, s.currency))}</p>
-<p class="muted">Receipt to ${escapeHtml(s.email)}</p>`;
+${s.email ? `<p class="muted">Receipt to ${escapeHtml(s.email)}</p>` : ''}`;
 
 export function payPage(s: LocalCheckoutSession, token: string): string {
   return page(

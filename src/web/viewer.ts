@@ -22,7 +22,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import type { Context } from 'koa';
-import { animationKey, VIEWER_TOKEN, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
+import { animationKey, FINISHED_FILES, VIEWER_TOKEN, type AnimationRecord, type AnimationRepository } from '../animations/repository.js';
 import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from '../storage/port.js';
 import { animationWorkflowId } from '../workflows/animation/api.js';
 import { showsTransparency } from './client/transparency.js';
@@ -41,11 +41,15 @@ export interface ViewerRoutesDeps {
   readyCacheSize?: number;
 }
 
-/** The files the viewer serves, by their name under the token, with their blob names and types. */
+/**
+ * The files the viewer serves, by their name under the token, with their blob names and types:
+ * the finished buddy and nothing else. The only public files the app has: the API links these.
+ */
 export const VIEWER_FILES = {
-  'buddy.webm': { blob: 'buddy.webm', type: 'video/webm' },
-  'buddy.webp': { blob: 'buddy.webp', type: 'image/webp' },
-  'poster.png': { blob: 'poster.png', type: 'image/png' },
+  [FINISHED_FILES.webm]: { blob: FINISHED_FILES.webm, type: 'video/webm' },
+  [FINISHED_FILES.webp]: { blob: FINISHED_FILES.webp, type: 'image/webp' },
+  [FINISHED_FILES.gif]: { blob: FINISHED_FILES.gif, type: 'image/gif' },
+  [FINISHED_FILES.poster]: { blob: FINISHED_FILES.poster, type: 'image/png' },
 } as const;
 type FileName = keyof typeof VIEWER_FILES;
 const FILE_NAMES = Object.keys(VIEWER_FILES) as FileName[];

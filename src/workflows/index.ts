@@ -4,3 +4,4 @@
  */
 export { AnimationWorkflow } from './animation/workflow.js';
 export { StickerOrderWorkflow } from './sticker-order/workflow.js';
+export { CreditPurchaseWorkflow } from './credit-purchase/workflow.js';

@@ -1,16 +1,22 @@
 /**
  * POST /api/animations and friends over real HTTP, with a real Temporal server (time-skipping,
- * no worker: workflows are started, not run), PGlite and local blob storage. Bad input must get
- * a clear error and leave nothing behind: no workflow, no charge, no file.
+ * no worker: workflows are started, not run — except for an animation's files, below), PGlite
+ * and local blob storage. Bad input must get a clear error and leave nothing behind: no
+ * workflow, no charge, no file.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAnimationActivities } from '../../src/activities/animation.js';
 import { AnimationRepository } from '../../src/animations/repository.js';
 import { animationRoutes } from '../../src/api/animations.js';
 import { createApp } from '../../src/api/app.js';
@@ -21,9 +27,16 @@ import { migrate } from '../../src/db/migrations.js';
 import { CreditLedger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/logger.js';
 import { DEFAULT_PHOTO_LIMITS } from '../../src/media/photo.js';
+import type { ModelBackend } from '../../src/models/port.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
+import { pageRoutes } from '../../src/web/pages.js';
+import { viewerRoutes } from '../../src/web/viewer.js';
 import { animationWorkflowId } from '../../src/workflows/animation/api.js';
-import { timeSkippingEnv } from '../support/temporal.js';
+import { FFMPEG, makeBuddyAssets } from '../support/buddy-assets.js';
+import { paidWorkActivities } from '../support/ledger.js';
+import { RecordingAlertChannel } from '../support/recording-alerts.js';
+import { bundle, timeSkippingEnv } from '../support/temporal.js';
+import { testLimiter } from '../support/limits.js';
 
 const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
 let env: TestWorkflowEnvironment;
@@ -39,14 +52,16 @@ beforeAll(async () => {
   await migrate(db);
   ledger = new CreditLedger(db);
   const customers = new Customers(db, ledger, 2);
+  const newCustomers = testLimiter();
   blobRoot = await mkdtemp(path.join(os.tmpdir(), 'api-blobs-'));
   const app = createApp({
     logger: createLogger('error'),
     probes: [],
     keys: ['test-cookie-key-0123456789abcdef0123456789'],
     routers: [
-      customerRoutes({ customers, ledger }),
+      customerRoutes({ customers, ledger, newCustomers, starterCredits: 2 }),
       animationRoutes({
+        newCustomers,
         temporal: env.client,
         taskQueue: 'api-test-no-worker',
         customers,
@@ -206,4 +221,222 @@ describe('GET /api/animations/:id', () => {
     }
     expect((await fetch(`${base}/api/animations/an_AAAAAAAAAAAAAAAAAAAAAA/events`)).status).toBe(404);
   });
+});
+
+/**
+ * The photo and every intermediate, over every router a browser reaches, with the real workflow
+ * and the real pipeline activities on a worker (a scripted model back end drawing small but
+ * valid images; ffmpeg for real): only the finished buddy is ever served, under its viewer
+ * token; once made, nothing but it and its print art stays in storage; once failed, nothing.
+ */
+describe('an animation\'s files', () => {
+  const PUBLIC = 'http://stickers.test';
+  const taskQueue = `files-${randomUUID()}`;
+  const discs = new Map<string, Promise<Buffer>>();
+  /** An opaque disc on a transparent square, `at` along its way across. */
+  const disc = (side: number, at = 0.5) => {
+    const key = `${side}:${at}`;
+    if (!discs.has(key)) {
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><circle cx="${side * (0.3 + 0.4 * at)}" cy="${side / 2}" r="${side / 4}" fill="#e63"/></svg>`;
+      discs.set(key, sharp(Buffer.from(svg)).png().toBuffer());
+    }
+    return discs.get(key)!;
+  };
+  const opaque = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#c96' } }).png().toBuffer();
+  let segmentFails = false;
+  const models: ModelBackend = {
+    name: 'scripted',
+    moderate: async () => ({ safe: true, scores: { Neutral: 0.99 } }),
+    analyze: async () => ({ framing: 'bust', box: { left: 100, top: 60, width: 300, height: 400 }, subjects: 1 }),
+    cartoonize: () => opaque(256, 256),
+    expandToFullBody: () => opaque(200, 420),
+    removeBackground: async () => (segmentFails ? sharp({ create: { width: 200, height: 420, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer() : disc(200)),
+    submitAnimation: async (i) => ({ backend: 'scripted', jobId: i.idempotencyKey }),
+    animationState: async () => ({ state: 'completed' }),
+    cancelAnimation: async () => undefined,
+    fetchAnimation: async (_job, onFrame) => {
+      for (let i = 0; i < 120; i++) await onFrame(await disc(64, (i % 24) / 24), i);
+      return { fps: 24, frames: 120 };
+    },
+  };
+
+  let files: LocalBlobStore;
+  let worker: Worker;
+  let running: Promise<void>;
+  let filesServer: Server;
+  let at: string;
+
+  beforeAll(async () => {
+    const customers = new Customers(db, ledger, 2);
+    const newCustomers = testLimiter();
+    const animations = new AnimationRepository(db);
+    files = new LocalBlobStore(blobRoot);
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await bundle(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/workflows/index.ts')),
+      activities: { ...paidWorkActivities(ledger, [new RecordingAlertChannel()]), ...createAnimationActivities({ blobs: files, models, ffmpegPath: FFMPEG }) },
+    });
+    running = worker.run();
+    const app = createApp({
+      logger: createLogger('error'),
+      probes: [],
+      keys: ['test-cookie-key-0123456789abcdef0123456789'],
+      routers: [
+        customerRoutes({ customers, ledger, newCustomers, starterCredits: 2 }),
+        animationRoutes({
+          newCustomers,
+          temporal: env.client,
+          taskQueue,
+          customers,
+          ledger,
+          animations,
+          blobs: files,
+          publicUrl: PUBLIC,
+          maxUploadBytes: MAX_BYTES,
+          photoLimits: { ...DEFAULT_PHOTO_LIMITS, maxPixels: 16_000_000 },
+        }),
+        viewerRoutes({ animations, blobs: files, publicUrl: PUBLIC, temporal: env.client }),
+        pageRoutes({ animations, maxUploadBytes: MAX_BYTES }),
+      ],
+    });
+    filesServer = app.listen(0, '127.0.0.1');
+    await new Promise((r) => filesServer.once('listening', r));
+    at = `http://127.0.0.1:${(filesServer.address() as AddressInfo).port}`;
+  }, 120_000);
+  afterAll(async () => {
+    await new Promise((r) => filesServer?.close(r));
+    worker?.shutdown();
+    await running;
+  });
+
+  /** Uploads the astronaut as a new customer; resolves when its workflow has ended. */
+  async function animate() {
+    const form = new FormData();
+    form.append('photo', new Blob([new Uint8Array(await astronaut())], { type: 'image/png' }), 'photo.png');
+    const res = await fetch(`${at}/api/animations`, { method: 'POST', body: form });
+    expect(res.status).toBe(202);
+    const { id, links } = (await res.json()) as { id: string; links: { viewer: string } };
+    const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const outcome = await env.client.workflow.getHandle(animationWorkflowId(id)).result().then(() => 'succeeded', () => 'failed');
+    return { id, token: links.viewer.slice('/a/'.length), cookie, outcome };
+  }
+  const folder = async (id: string) => (await files.list(`animations/${id}`)).map((b) => b.key.slice(`animations/${id}/`.length)).sort();
+
+  /** A raw request: the path goes out exactly as written (fetch would resolve `..`). */
+  const raw = (method: string, p: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; headers: IncomingHttpHeaders }>((resolve, reject) => {
+      const req = request(`${at}/`, { method, path: p, headers }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  const PRIVATE = ['photo.png', 'cartoon.png', 'cartoon-full-body.png', 'cutout.png', 'frames/0000.png'];
+
+  it('the photo and every intermediate: 404 for the owner and for a stranger, under every spelling of every route, never cacheable', async () => {
+    // The worst case: a finished buddy whose folder still holds everything that went into it
+    // (as buddies made before intermediates were deleted do).
+    const { id, token, cookie, outcome } = await animate();
+    expect(outcome).toBe('succeeded');
+    await makeBuddyAssets(files, id);
+    for (const name of ['photo.png', 'cartoon.png', 'cartoon-full-body.png', 'cutout.png']) {
+      await files.put(`animations/${id}/${name}`, Readable.from([await disc(64)]));
+    }
+    for (const name of PRIVATE) expect(await files.stat(`animations/${id}/${name}`), name).toBeDefined();
+    // The finished files are served, so the 404s below are about the names, not a broken route.
+    expect((await raw('GET', `/a/${token}/buddy.webm`, {})).status).toBe(200);
+
+    const stranger = (await (await fetch(`${at}/api/customers/api-keys`, { method: 'POST' })).json()) as { apiKey: string };
+    const callers: [string, Record<string, string>][] = [
+      ['the owner', { cookie }],
+      ['a stranger', {}],
+      ['another customer', { authorization: `Bearer ${stranger.apiKey}` }],
+    ];
+    const spellings = (name: string) => {
+      const e = encodeURIComponent(name);
+      return [
+        `/files/animations/${id}/${name}`,
+        `/FILES/ANIMATIONS/${id}/${name}`,
+        `/Files/animations/${id}/${name}/`,
+        `//files/animations/${id}/${name}`,
+        `/files/animations/${id}/${e}`,
+        `/files/animations/${id}/buddy.webm/../${name}`,
+        `/files/animations/${id}/..%2F${id}%2F${e}`,
+        `/a/${token}/${name}`,
+        `/A/${token}/${name}`,
+        `/a/${token}/${e}`,
+        `/a/${token}/${name}/`,
+        `/a/${token}/../../files/animations/${id}/${name}`,
+        `/a/${token}/buddy.webm/../${name}`,
+        `/a/${token}/..%2F..%2Ffiles%2Fanimations%2F${id}%2F${e}`,
+        `/a/${token}/%2e%2e/%2e%2e/files/animations/${id}/${name}`,
+        `/animations/${id}/${name}`,
+        `/api/animations/${id}/${name}`,
+        `/api/animations/${id}/files/${name}`,
+      ];
+    };
+    for (const name of PRIVATE) {
+      for (const p of spellings(name)) {
+        for (const [who, headers] of callers) {
+          for (const method of ['GET', 'HEAD']) {
+            const res = await raw(method, p, headers);
+            expect(res.status, `${method} ${p} as ${who}`).toBe(404);
+            expect(String(res.headers['cache-control'] ?? ''), `${method} ${p}`).not.toMatch(/public|max-age|immutable/);
+            expect(res.headers.etag, `${method} ${p}`).toBeUndefined();
+          }
+        }
+      }
+    }
+  }, 120_000);
+
+  it('the API links the finished files under the viewer token, each one served (the GIF too); then only they and the print art are stored', async () => {
+    const { id, token, outcome } = await animate();
+    expect(outcome).toBe('succeeded');
+    const status = (await (await fetch(`${at}/api/animations/${id}`)).json()) as { status: string; assets: Record<string, string>; viewerUrl: string };
+    expect(status.status).toBe('succeeded');
+    expect(status.viewerUrl).toBe(`${PUBLIC}/a/${token}`);
+    expect(status.assets).toEqual({
+      webm: `${PUBLIC}/a/${token}/buddy.webm`,
+      webp: `${PUBLIC}/a/${token}/buddy.webp`,
+      gif: `${PUBLIC}/a/${token}/buddy.gif`,
+      poster: `${PUBLIC}/a/${token}/poster.png`,
+    });
+    const types = { webm: 'video/webm', webp: 'image/webp', gif: 'image/gif', poster: 'image/png' } as Record<string, string>;
+    for (const [asset, url] of Object.entries(status.assets)) {
+      expect(url, asset).not.toContain(id);
+      const res = await fetch(url.replace(PUBLIC, at));
+      expect(res.status, asset).toBe(200);
+      expect(res.headers.get('content-type'), asset).toBe(types[asset]);
+      expect(res.headers.get('cache-control'), asset).toBe('public, max-age=31536000, immutable');
+      const body = Buffer.from(await res.arrayBuffer());
+      expect(body.equals(await readFile(path.join(blobRoot, 'animations', id, path.basename(url)))), asset).toBe(true);
+    }
+    const gif = await sharp(await readFile(path.join(blobRoot, 'animations', id, 'buddy.gif')), { animated: true }).metadata();
+    expect(gif).toMatchObject({ format: 'gif', pages: 120 });
+
+    // The upload, the cartoons and the 120 frames are gone; the art stays for sticker orders.
+    expect(await folder(id)).toEqual(['buddy.gif', 'buddy.webm', 'buddy.webp', 'cutout.png', 'poster.png']);
+    for (const name of ['photo.png', 'cartoon.png', 'cartoon-full-body.png', 'frames/0000.png']) {
+      expect(await files.stat(`animations/${id}/${name}`), name).toBeUndefined();
+    }
+    const art = await sharp(await readFile(path.join(blobRoot, 'animations', id, 'cutout.png'))).metadata();
+    expect(art).toMatchObject({ format: 'png', hasAlpha: true });
+  }, 120_000);
+
+  it('a failed animation (the cut-out is empty) leaves nothing in storage, and its viewer serves nothing', async () => {
+    segmentFails = true;
+    try {
+      const { id, token, outcome } = await animate();
+      expect(outcome).toBe('failed');
+      const status = (await (await fetch(`${at}/api/animations/${id}`)).json()) as { status: string; error: { step: string }; assets: Record<string, unknown> };
+      expect(status).toMatchObject({ status: 'failed', error: { step: 'segment' }, assets: {} });
+      expect(await folder(id)).toEqual([]);
+      for (const name of ['buddy.webm', 'poster.png', 'photo.png']) expect((await raw('GET', `/a/${token}/${name}`, {})).status).toBe(404);
+    } finally {
+      segmentFails = false;
+    }
+  }, 120_000);
 });

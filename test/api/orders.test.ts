@@ -11,8 +11,10 @@ import type { Server } from 'node:http';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrderActivities } from '../../src/activities/orders.js';
 import { AnimationRepository } from '../../src/animations/repository.js';
 import { createApp } from '../../src/api/app.js';
 import { orderRoutes } from '../../src/api/orders.js';
@@ -20,8 +22,12 @@ import { Customers } from '../../src/customers/customers.js';
 import type { Database } from '../../src/db/database.js';
 import type { CreditLedger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/logger.js';
-import { OrderRepository } from '../../src/orders/repository.js';
+import { PRINTER_LINK_SECONDS, PrintFileUrls, SHOPPER_LINK_SECONDS } from '../../src/orders/print-file-url.js';
+import { orderKey, OrderRepository } from '../../src/orders/repository.js';
 import { LocalPayments } from '../../src/payments/local.js';
+import { SimPrintAdapter } from '../../src/print-adapters/sim/adapter.js';
+import { PrinterSim } from '../../src/print-adapters/sim/printer.js';
+import { printerSimRoutes } from '../../src/print-adapters/sim/routes.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { animationWorkflowId, ANIMATION_WORKFLOW_TYPE } from '../../src/workflows/animation/api.js';
 import { orderStatusQuery, orderWorkflowId, paymentReceivedSignal, printerEventSignal } from '../../src/workflows/sticker-order/api.js';
@@ -41,6 +47,12 @@ let running: Promise<void>;
 let animations: AnimationRepository;
 let orders: OrderRepository;
 let payments: LocalPayments;
+let blobs: LocalBlobStore;
+let printFileUrls: PrintFileUrls;
+let printerSim: PrinterSim;
+const SIM_SECRET = 'sim-secret-orders-0123456789abcdef0123456789';
+/** Enough of a PDF for a printer's download check. */
+const PDF = Buffer.from('%PDF-1.4\n% the print file of an order in this test\n%%EOF\n');
 const world = new OrderWorld();
 const gate = { released: false };
 const taskQueue = `orders-api-${randomUUID()}`;
@@ -52,6 +64,10 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   payments = new LocalPayments(db, { publicUrl: base, webhookSecret: `whsec_${randomUUID()}` });
+  blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'orders-api-')));
+  printFileUrls = new PrintFileUrls({ secret: `cookie-secret-${randomUUID()}`, publicUrl: base });
+  // The simulated printer, downloading print files from this app as a vendor would (its ticker is driven by hand).
+  printerSim = new PrinterSim({ db, secret: SIM_SECRET, webhookUrl: 'http://127.0.0.1:9/webhooks/printers/sim', baseUrl: `${base}/printer-sim`, stepSeconds: 3600 });
   const app = createApp({
     logger: createLogger('error'),
     probes: [],
@@ -61,12 +77,14 @@ beforeAll(async () => {
         taskQueue,
         animations,
         orders,
-        blobs: new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'orders-api-'))),
+        blobs,
         payments,
+        printFileUrls,
         printerId: 'sim',
         publicUrl: base,
         checkoutMinutes: 1440,
       }),
+      printerSimRoutes({ sim: printerSim, secret: SIM_SECRET, operator: 'absent' }),
     ],
   });
   server = app.listen(port, '127.0.0.1');
@@ -292,6 +310,17 @@ describe('an order placed while the buddy is made', () => {
     expect((await handle.query(orderStatusQuery)).status).toBe('submitted');
     expect(world.printer.orders.get(id)?.shipping.line1).toBe('1 New Road');
 
+    // Rendered: the status links to the print file by a signed link of the shopper's own, which opens it.
+    await blobs.put(orderKey(id, 'print.pdf'), Readable.from([PDF]), { contentType: 'application/pdf' });
+    const { printFileUrl } = (await (await fetch(`${base}/api/orders/${id}`, { headers: auth })).json()) as { printFileUrl: string };
+    const link = new URL(printFileUrl);
+    expect(`${link.origin}${link.pathname}`).toBe(`${base}/files/orders/${id}/print.pdf`);
+    expect(Number(link.searchParams.get('expires')) - Date.now() / 1000).toBeGreaterThan(SHOPPER_LINK_SECONDS - 60);
+    expect(Number(link.searchParams.get('expires')) - Date.now() / 1000).toBeLessThanOrEqual(SHOPPER_LINK_SECONDS);
+    const file = await fetch(printFileUrl);
+    expect(file.status).toBe(200);
+    expect(Buffer.from(await file.arrayBuffer())).toEqual(PDF);
+
     const cancel = await fetch(`${base}/api/orders/${id}/cancel`, { method: 'POST', headers: auth });
     expect(cancel.status).toBe(409);
     expect((await error(cancel)).code).toBe('order_locked');
@@ -313,5 +342,85 @@ describe('an order placed while the buddy is made', () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ status: 'cancelled', error: 'ordered the wrong size', refund: { status: 'not_needed' } });
     expect(world.payments.expired).toContain((await orders.get(id))!.checkoutSessionId); // the checkout was closed
+  });
+});
+
+describe('GET /files/orders/:id/print.pdf: by signed, expiring link only', () => {
+  /** An order with its print file stored, as the render step leaves it. */
+  async function orderWithPrintFile() {
+    const customerId = await new Customers(db, ledger, 3).create();
+    const { record: buddy } = await animations.create(customerId);
+    const { record } = await orders.create({ animationId: buddy.id, email: 'ada@example.com', printerId: 'sim', paymentProvider: 'local', amountCents: 799, currency: 'usd' });
+    await blobs.put(orderKey(record.id, 'print.pdf'), Readable.from([PDF]), { contentType: 'application/pdf' });
+    return record.id;
+  }
+  const refusal = async (url: string) => {
+    const res = await fetch(url);
+    return { status: res.status, cacheControl: res.headers.get('cache-control'), ...(await error(res)) };
+  };
+  const withQuery = (url: string, change: (q: URLSearchParams) => void) => {
+    const u = new URL(url);
+    change(u.searchParams);
+    return u.toString();
+  };
+
+  it("a printer's link opens the file for 30 days; the bare order id, a missing, tampered or borrowed signature do not (403)", async () => {
+    const id = await orderWithPrintFile();
+    const other = await orderWithPrintFile();
+    const signed = printFileUrls.sign(id, PRINTER_LINK_SECONDS);
+    const expires = Number(new URL(signed).searchParams.get('expires'));
+    expect(expires - Date.now() / 1000).toBeGreaterThan(30 * 86_400 - 60);
+
+    const res = await fetch(signed);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/pdf');
+    expect(res.headers.get('cache-control')).toBe('private, no-store');
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(PDF);
+
+    const unsigned = { code: 'forbidden', message: 'this print file opens only by its signed link (with expires and sig)' };
+    const forged = { code: 'forbidden', message: 'the signature of this print-file link does not match' };
+    const bare = `${base}/files/orders/${id}/print.pdf`;
+    expect(await refusal(bare)).toEqual({ status: 403, cacheControl: 'no-store', ...unsigned });
+    expect(await refusal(withQuery(signed, (q) => q.delete('sig')))).toMatchObject({ status: 403, ...unsigned });
+    expect(await refusal(withQuery(signed, (q) => q.delete('expires')))).toMatchObject({ status: 403, ...unsigned });
+    const sig = new URL(signed).searchParams.get('sig')!;
+    const tampered = `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`;
+    expect(await refusal(withQuery(signed, (q) => q.set('sig', tampered)))).toMatchObject({ status: 403, ...forged });
+    expect(await refusal(withQuery(signed, (q) => q.set('sig', sig.slice(0, 20))))).toMatchObject({ status: 403, ...forged });
+    // A later expiry under the same signature, the signature of another order, or a link signed with another key.
+    expect(await refusal(withQuery(signed, (q) => q.set('expires', String(expires + 86_400))))).toMatchObject({ status: 403, ...forged });
+    expect(await refusal(withQuery(signed, (q) => q.set('expires', `${expires}.5`)))).toMatchObject({ status: 403, ...forged });
+    const borrowed = new URL(printFileUrls.sign(other, PRINTER_LINK_SECONDS)).search;
+    expect(await refusal(`${bare}${borrowed}`)).toMatchObject({ status: 403, ...forged });
+    const foreign = new PrintFileUrls({ secret: 'another-cookie-secret-0123456789abcdef', publicUrl: base });
+    expect(await refusal(foreign.sign(id, PRINTER_LINK_SECONDS))).toMatchObject({ status: 403, ...forged });
+    // Repeated parameters are not a way around the check.
+    expect(await refusal(`${signed}&sig=${tampered}`)).toMatchObject({ status: 403, ...unsigned });
+  });
+
+  it('an expired link: 403 saying so; a good link to an order without a file: 404', async () => {
+    const id = await orderWithPrintFile();
+    const lapsed = printFileUrls.sign(id, PRINTER_LINK_SECONDS, Date.now() - (PRINTER_LINK_SECONDS + 60) * 1000);
+    expect(await refusal(lapsed)).toMatchObject({ status: 403, code: 'forbidden', message: 'this print-file link has expired' });
+    expect((await fetch(printFileUrls.sign('or_AAAAAAAAAAAAAAAAAAAAAA', PRINTER_LINK_SECONDS))).status).toBe(404);
+  });
+
+  it('submitPrintOrder hands the printer a signed link, and the simulated printer downloads the file by it', async () => {
+    const id = await orderWithPrintFile();
+    const activities = createOrderActivities({
+      blobs,
+      printers: new Map([['sim', new SimPrintAdapter({ baseUrl: `${base}/printer-sim`, secret: SIM_SECRET })]]),
+      payments: new Map(),
+      printFileUrls,
+    });
+    await activities.submitPrintOrder({ printerId: 'sim', orderId: id, printFileKey: orderKey(id, 'print.pdf'), product: { shape: 'circle', sizeInches: 2, quantity: 1 }, shipping, email: 'ada@example.com' });
+    const [row] = await db.query<{ request: { file_url: string } }>('SELECT request FROM printer_sim_orders WHERE external_id = $1', [id]);
+    const link = new URL(row!.request.file_url);
+    expect(`${link.origin}${link.pathname}`).toBe(`${base}/files/orders/${id}/print.pdf`);
+    expect(Number(link.searchParams.get('expires')) - Date.now() / 1000).toBeGreaterThan(PRINTER_LINK_SECONDS - 60);
+    expect(link.searchParams.get('sig')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    await printerSim.tick(); // the printer fetches the file
+    expect(await printerSim.get(id)).toMatchObject({ status: 'accepted', pdf_bytes: PDF.length });
   });
 });

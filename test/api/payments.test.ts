@@ -32,6 +32,7 @@ import { OrderWorld, orderInput } from '../support/orders.js';
 import { startStripeMock, type Running } from '../support/processes.js';
 import { stripeError, stripeProxy, type StripeProxy } from '../support/stripe-proxy.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
+import { CreditPurchases } from '../../src/credits/purchases.js';
 
 const SECRET = 'whsec_api_test_0123456789abcdef';
 const STRIPE_KEY = 'sk_test_51PaymentsApiTest0123456789';
@@ -93,6 +94,8 @@ beforeAll(async () => {
           ['stripe', stripe],
         ]),
         orders,
+        creditPurchases: new CreditPurchases(db),
+        taskQueue: 'payments-test-no-worker',
         events: new WebhookEvents(db),
         temporal: env.client,
         webhookSecret: SECRET,

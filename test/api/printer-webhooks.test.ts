@@ -16,27 +16,34 @@ import { createLogger } from '../../src/logger.js';
 import { OrderRepository, WebhookEvents } from '../../src/orders/repository.js';
 import type { PrintAdapter } from '../../src/print-adapters/port.js';
 import { PrintfulPrintAdapter } from '../../src/print-adapters/printful/adapter.js';
+import { prodigiCallbackToken, ProdigiPrintAdapter } from '../../src/print-adapters/prodigi/adapter.js';
 import { SimPrintAdapter } from '../../src/print-adapters/sim/adapter.js';
 import { signSimWebhook, type SimWebhookBody } from '../../src/print-adapters/sim/protocol.js';
 import { orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../../src/workflows/sticker-order/api.js';
+import { FakeProdigi } from '../fakes/prodigi.js';
 import { timeSkippingEnv } from '../support/temporal.js';
 
 const SECRET = 'sim-secret-0123456789abcdef0123456789abcdef';
+const PRODIGI_KEY = 'prodigi-key-webhooks';
+const PRODIGI_CALLBACK_SECRET = 'prodigi-callback-secret-0123456789abcdef';
+let prodigiVendor: FakeProdigi;
+let prodigi: ProdigiPrintAdapter;
 let env: TestWorkflowEnvironment;
 let db: Database;
 let orders: OrderRepository;
 let server: Server;
 let base: string;
 let animationId: string;
+let adapters: Map<string, PrintAdapter>;
 
 beforeAll(async () => {
-  [env, db] = await Promise.all([timeSkippingEnv(), openPGlite()]);
+  [env, db, prodigiVendor] = await Promise.all([timeSkippingEnv(), openPGlite(), new FakeProdigi({ apiKey: PRODIGI_KEY }).start()]);
   await migrate(db);
   orders = new OrderRepository(db);
   await db.query(`INSERT INTO customers (id) VALUES ('cus_webhooks')`);
   animationId = 'an_webhooks';
   await db.query(`INSERT INTO animations (id, customer_id, viewer_token) VALUES ($1, 'cus_webhooks', 'v_webhooks')`, [animationId]);
-  const adapters = new Map<string, PrintAdapter>([
+  adapters = new Map<string, PrintAdapter>([
     ['sim', new SimPrintAdapter({ baseUrl: 'http://127.0.0.1:9/printer-sim', secret: SECRET })],
     ['printful', new PrintfulPrintAdapter({ token: 't', webhookSecret: 'ab'.repeat(32), baseUrl: 'http://127.0.0.1:9' })],
   ]);
@@ -48,9 +55,13 @@ beforeAll(async () => {
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Prodigi calls back on the URL each order was given, so its adapter needs the route's address.
+  prodigi = new ProdigiPrintAdapter({ apiKey: PRODIGI_KEY, callbackSecret: PRODIGI_CALLBACK_SECRET, baseUrl: prodigiVendor.url, callbackUrl: `${base}/webhooks/printers/prodigi` });
+  adapters.set('prodigi', prodigi);
 });
 afterAll(async () => {
   await new Promise((r) => server?.close(r));
+  await prodigiVendor?.stop();
   await env?.teardown();
   await db?.close();
 });
@@ -87,7 +98,7 @@ async function signals(orderId: string) {
   return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).map((e) => e.workflowExecutionSignaledEventAttributes!.signalName);
 }
 
-const recorded = async (eventId: string) => new WebhookEvents(db).seen(printerEventSource('sim'), eventId);
+const recorded = async (eventId: string, printerId = 'sim') => new WebhookEvents(db).seen(printerEventSource(printerId), eventId);
 const eventIdOf = (raw: string) => (JSON.parse(raw) as SimWebhookBody).id;
 
 describe('POST /webhooks/printers/:printerId', () => {
@@ -167,5 +178,56 @@ describe('POST /webhooks/printers/:printerId', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: 1, signalled: 0 });
     expect(await recorded(eventIdOf(raw))).toBe(true);
+  });
+});
+
+describe("Prodigi callbacks: each order's URL speaks for that order alone", () => {
+  /** A Prodigi order of ours, placed at the fake vendor (which keeps the callback URL it was given) and accepted there. */
+  async function prodigiOrder() {
+    const orderId = await newOrder('prodigi');
+    await prodigi.submit({
+      orderId,
+      printFileUrl: 'https://files.example/print.pdf',
+      product: { shape: 'die-cut', sizeInches: 3, quantity: 1 },
+      shipping: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+      email: 'a@example.com',
+    });
+    prodigiVendor.advance(orderId, 'downloaded');
+    return { orderId, callbackUrl: prodigiVendor.order(orderId).callbackUrl! };
+  }
+  const withToken = (url: string, token: string) => {
+    const u = new URL(url);
+    u.searchParams.set('token', token);
+    return u.toString();
+  };
+
+  it("another order's URL, a forged token or the callback secret itself: 401, nothing signalled or recorded", async () => {
+    const [a, b] = [await prodigiOrder(), await prodigiOrder()];
+    // A's URL leaked: B's news posted to it.
+    const crossed = await prodigiVendor.callback(b.orderId, { url: a.callbackUrl, id: 'evt_crossed' });
+    expect(crossed.status).toBe(401);
+    expect(await crossed.json()).toMatchObject({ error: { code: 'invalid_signature' } });
+    const forgeries = {
+      'the callback secret itself': PRODIGI_CALLBACK_SECRET,
+      'a made-up token': 'A'.repeat(43),
+      "B's id under another secret": prodigiCallbackToken('another-secret-0123456789abcdef0123456789', b.orderId),
+      'no token': '',
+    };
+    for (const [i, [what, token]] of Object.entries(forgeries).entries()) {
+      const res = await prodigiVendor.callback(b.orderId, { url: withToken(b.callbackUrl, token), id: `evt_forged_${i}` });
+      expect(res.status, what).toBe(401);
+      expect(await recorded(`evt_forged_${i}`, 'prodigi'), what).toBe(false);
+    }
+    expect(await signals(a.orderId)).toEqual([]);
+    expect(await signals(b.orderId)).toEqual([]);
+    expect(await recorded('evt_crossed', 'prodigi')).toBe(false);
+
+    // Each order's own URL still works for that order.
+    const own = await prodigiVendor.callback(b.orderId, { id: 'evt_b_own' });
+    expect(own.status).toBe(200);
+    expect(await own.json()).toEqual({ received: 1, signalled: 1 });
+    expect(await signals(b.orderId)).toEqual(['printerEvent']);
+    expect(await signals(a.orderId)).toEqual([]);
+    expect(await recorded('evt_b_own', 'prodigi')).toBe(true);
   });
 });

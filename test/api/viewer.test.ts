@@ -83,6 +83,7 @@ async function get(p: string, headers: Record<string, string> = {}) {
 }
 const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s).digest('base64')}'`;
 const blob = (r: AnimationRecord, name: string) => readFile(path.join(blobRoot, 'animations', r.id, name));
+const blobs = () => new LocalBlobStore(blobRoot);
 
 /** Nothing private anywhere in a response: no animation id, customer id or order. */
 function expectNothingPrivate(res: Response, text: string) {
@@ -195,6 +196,7 @@ describe('GET /a/:token/<file>', () => {
   const files = [
     ['buddy.webm', 'video/webm'],
     ['buddy.webp', 'image/webp'],
+    ['buddy.gif', 'image/gif'],
     ['poster.png', 'image/png'],
   ] as const;
 
@@ -217,7 +219,7 @@ describe('GET /a/:token/<file>', () => {
     expect(again.body.length).toBe(0);
   });
 
-  it('the real animation files: a transparent VP9 WebM and an animated WebP', async () => {
+  it('the real animation files: a transparent VP9 WebM, an animated WebP and an animated GIF', async () => {
     const webm = await blob(ready, 'buddy.webm');
     expect(webm.subarray(0, 4).toString('hex')).toBe('1a45dfa3'); // EBML
     expect(webm.includes(Buffer.from('V_VP9'))).toBe(true);
@@ -225,6 +227,9 @@ describe('GET /a/:token/<file>', () => {
     expect(webp.toString('latin1', 0, 4)).toBe('RIFF');
     expect(webp.toString('latin1', 8, 12)).toBe('WEBP');
     expect(webp.includes(Buffer.from('ANMF'))).toBe(true);
+    const gif = await blob(ready, 'buddy.gif');
+    expect(gif.toString('latin1', 0, 6)).toBe('GIF89a');
+    expect(gif.includes(Buffer.from('NETSCAPE2.0'))).toBe(true); // loops
   });
 
   it('byte ranges of the video: 206 with the right bytes and Content-Range', async () => {
@@ -300,12 +305,27 @@ describe('GET /a/:token/<file>', () => {
       '/a/nope/buddy.webm',
       `/a/${partial.viewerToken}/buddy.webm`, // its WebM exists, but the animation is not finished
       `/a/${running.viewerToken}/poster.png`,
-      `/a/${ready.viewerToken}/buddy.gif`,
       `/a/${ready.viewerToken}/photo.png`,
       `/a/${ready.viewerToken}/frames`,
     ]) {
       const { res } = await get(url);
       expect(res.status, url).toBe(404);
+    }
+  });
+
+  it('nothing but the finished files, even where the rest is still stored: never the photo, a cartoon, the art or a frame', async () => {
+    // `ready` keeps its frames (makeBuddyAssets writes them); give it the rest of a pipeline's folder too.
+    for (const name of ['photo.png', 'cartoon.png', 'cartoon-full-body.png', 'cutout.png']) {
+      await blobs().put(`animations/${ready.id}/${name}`, Readable.from([await blob(ready, 'poster.png')]));
+    }
+    const t = ready.viewerToken;
+    for (const name of ['photo.png', 'cartoon.png', 'cartoon-full-body.png', 'cutout.png', 'frames/0000.png', 'frames']) {
+      for (const url of [`/a/${t}/${name}`, `/a/${t}/${encodeURIComponent(name)}`, `/A/${t}/${name}`, `/a/${t}/${name}/`, `/a/${t}/..%2F${encodeURIComponent(name)}`]) {
+        const { res } = await get(url);
+        expect(res.status, url).toBe(404);
+        expect(res.headers.get('cache-control') ?? '', url).not.toMatch(/public|max-age|immutable/);
+        expect(res.headers.get('etag'), url).toBeNull();
+      }
     }
   });
 });

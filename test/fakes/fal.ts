@@ -15,6 +15,9 @@
  * - Test controls: `jobMs` (how long a job runs), `hold(endpoint)`/`release()` (jobs stay IN_PROGRESS),
  *   `failNext(endpoint)`, `respond(...)` (scripted HTTP answers such as 429 with Retry-After or
  *   500), and logs of submissions and requests.
+ * - Misbehaving results: `answerNextWith(endpoint, url)` makes the next job's output point at any
+ *   URL (another host); `serveOddFile(...)` serves a file that redirects, declares a size it
+ *   never sends, or never ends; `oddReads` tells whether the client hung up on it.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -35,6 +38,14 @@ interface Job {
   outcome?: { output: unknown } | { error: string; status: number };
   cancelled?: boolean;
 }
+
+/** A file served badly on purpose. */
+export type OddFile =
+  | { redirectTo: string }
+  /** Declares `declaredBytes` in Content-Length, sends a first chunk, then waits for the client. */
+  | { declaredBytes: number }
+  /** No Content-Length, and chunks until the client hangs up. */
+  | { endless: true };
 
 interface ScriptedAnswer {
   method?: string;
@@ -64,6 +75,10 @@ export class FakeFal {
   private readonly scripted: ScriptedAnswer[] = [];
   private readonly failing = new Map<string, string>();
   private readonly held = new Map<string, { promise: Promise<void>; release: () => void }>();
+  private readonly outputUrls = new Map<string, string>();
+  private readonly oddFiles = new Map<string, OddFile>();
+  /** Per odd file: bytes sent, and whether the client closed the connection before the end. */
+  readonly oddReads = new Map<string, { sent: number; clientClosed: boolean }>();
   private server?: Server;
 
   constructor(private readonly opts: FakeFalOptions) {}
@@ -112,6 +127,25 @@ export class FakeFal {
     }
   }
 
+  /** The next job of `endpoint` reports `url` as its output file, wherever that is. */
+  answerNextWith(endpoint: string, url: string) {
+    this.outputUrls.set(endpoint, url);
+  }
+
+  /** Serves `data` under the fake's own /files/, as a job's output would be; returns its URL. */
+  serveFile(data: Buffer, type: string): string {
+    const id = randomUUID();
+    this.files.set(id, { type, data });
+    return `${this.url}/files/${id}`;
+  }
+
+  /** Serves `file` under the fake's own /files/; returns its URL. */
+  serveOddFile(file: OddFile): string {
+    const id = `odd-${randomUUID()}`;
+    this.oddFiles.set(id, file);
+    return `${this.url}/files/${id}`;
+  }
+
   submissionsTo(endpoint: string) {
     return this.submissions.filter((s) => s.endpoint === endpoint);
   }
@@ -124,6 +158,11 @@ export class FakeFal {
     const body = await readBody(req);
 
     const files = /^\/files\/([\w-]+)$/.exec(url.pathname);
+    const odd = files && this.oddFiles.get(files[1]!);
+    if (method === 'GET' && odd) {
+      log('redirectTo' in odd ? 302 : 200);
+      return this.sendOdd(files[1]!, odd, res);
+    }
     if (method === 'GET' && files) {
       const file = this.files.get(files[1]!);
       log(file ? 200 : 404);
@@ -217,6 +256,28 @@ export class FakeFal {
     send(res, 404, { detail: 'Not Found' });
   }
 
+  private sendOdd(id: string, file: OddFile, res: ServerResponse) {
+    if ('redirectTo' in file) {
+      res.writeHead(302, { location: file.redirectTo });
+      return res.end();
+    }
+    const read = { sent: 0, clientClosed: false };
+    this.oddReads.set(id, read);
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    res.on('close', () => (read.clientClosed = !res.writableFinished));
+    res.writeHead(200, { 'content-type': 'video/webm', ...('declaredBytes' in file && { 'content-length': file.declaredBytes }) });
+    const more = () => {
+      if (res.destroyed) return;
+      const flowing = res.write(chunk);
+      read.sent += chunk.length;
+      // A declared size is never delivered: after the first chunk the fake waits for the client.
+      if (!('endless' in file)) return;
+      if (flowing) setImmediate(more);
+      else res.once('drain', more);
+    };
+    more();
+  }
+
   private status(job: Job) {
     const base = `${this.url}/${job.endpoint.split('/').slice(0, 2).join('/')}/requests/${job.id}`;
     if (job.outcome) {
@@ -248,14 +309,14 @@ export class FakeFal {
         return;
       }
       try {
-        job.outcome = { output: await model.produce(job.input, this.tools()) };
+        job.outcome = { output: await model.produce(job.input, this.tools(job.endpoint)) };
       } catch (err) {
         job.outcome = { error: (err as Error).message, status: 422 };
       }
     })();
   }
 
-  private tools(): ModelTools {
+  private tools(endpoint: string): ModelTools {
     return {
       ffmpeg: this.opts.ffmpegPath ?? 'ffmpeg',
       fetchFile: async (fileUrl) => {
@@ -267,8 +328,10 @@ export class FakeFal {
         const id = randomUUID();
         this.files.set(id, { type, data });
         const meta: { width?: number; height?: number } = type.startsWith('image/') ? await sharp(data).metadata() : {};
+        const elsewhere = this.outputUrls.get(endpoint);
+        this.outputUrls.delete(endpoint);
         return {
-          url: `${this.url}/files/${id}`,
+          url: elsewhere ?? `${this.url}/files/${id}`,
           content_type: type,
           file_name: name,
           file_size: data.length,

@@ -11,7 +11,8 @@
  * - Controls: `respond` (5xx, 429 next), `dropAnswer` (carried out, answer lost), `advance` (the
  *   order's next stage: downloaded → in production → shipped → complete, or a failed download),
  *   and `callback(...)`: a CloudEvent posted to the order's own `callbackUrl` (whose query carries
- *   our secret), or `cloudEvent(...)` to build one without sending it.
+ *   the order's token), or to another `url` (a leaked one, a forged token), or `cloudEvent(...)`
+ *   to build one without sending it.
  */
 import { randomBytes } from 'node:crypto';
 import { FakeVendorServer, postRaw, type Answer, type Incoming } from './vendor-server.js';

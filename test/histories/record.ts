@@ -91,6 +91,7 @@ const animationActivities = {
     fetchAnimationFrames: async (i: { animationId: string }) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
     transcodeAnimation: async (i: { animationId: string; format: string }) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
     renderPoster: async (i: { animationId: string }) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
+    discardAnimationFiles: async () => ({ deleted: 0 }),
 };
 const animationWorkers = await Promise.all(
   ['record-animation', 'record-ai', 'record-media'].map((taskQueue, i) =>

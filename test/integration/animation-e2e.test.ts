@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchEntry } from '../support/processes.js';
+import { eventually, launchEntry } from '../support/processes.js';
 import { alignedIou } from '../support/silhouette.js';
 import { launchStack, type Stack } from '../support/stack.js';
 
@@ -27,6 +27,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
 });
+
+/**
+ * The files left in an animation's storage folder, once they are `expected` (the workflow
+ * discards what it no longer needs just after its last event) or after 30 s.
+ */
+async function settledFolder(id: string, expected: string[]): Promise<string[]> {
+  const folder = path.join(work, 'data', 'blobs', 'animations', id);
+  const list = async () => (await readdir(folder, { recursive: true }).catch(() => [] as string[])).filter((f) => f.includes('.')).sort();
+  await eventually(async () => JSON.stringify(await list()) === JSON.stringify(expected), 30_000);
+  return list();
+}
 
 /** Reads the SSE stream to its end, as a browser's EventSource would, from `lastEventId`. */
 async function readEvents(url: string, lastEventId?: number): Promise<{ id: number; event: string; data: Record<string, unknown> }[]> {
@@ -88,6 +99,8 @@ describe('photo → animated buddy, end to end', () => {
     expect(status.charge.credits).toBe(1);
     expect(status.steps.every((s) => (s.name === 'expand' ? s.status === 'skipped' : s.status === 'succeeded' && s.attempts === 1))).toBe(true);
     expect(status.viewerUrl).toMatch(/\/a\/v_/);
+    // Every file is linked under the viewer token, nothing under the animation id.
+    for (const url of Object.values(status.assets)) expect(url.startsWith(`${status.viewerUrl}/`), url).toBe(true);
 
     const download = async (url: string, name: string) => {
       const res = await fetch(url.replace(/^http:\/\/localhost:\d+/, base));
@@ -131,17 +144,26 @@ describe('photo → animated buddy, end to end', () => {
 
     const me = (await (await fetch(`${base}/api/me`, { headers: { cookie } })).json()) as { credits: number };
     expect(me.credits).toBe(2);
-    void id;
+
+    // The photo, the cartoon and the frames are deleted; the finished files and the print art stay.
+    const kept = ['buddy.gif', 'buddy.webm', 'buddy.webp', 'cutout.png', 'poster.png'];
+    expect(await settledFolder(id, kept)).toEqual(kept);
+    // And nothing but the finished files is served, to the owner either.
+    const token = new URL(status.viewerUrl).pathname.split('/')[2];
+    for (const p of [`/files/animations/${id}/photo.png`, `/files/animations/${id}/cutout.png`, `/a/${token}/photo.png`, `/a/${token}/cutout.png`]) {
+      expect((await fetch(`${base}${p}`, { headers: { cookie } })).status, p).toBe(404);
+    }
   }, 240_000);
 
   it('a photo with no clear subject (gravel) fails at analysis, with the credit refunded', async () => {
     const form = new FormData();
     form.append('photo', new Blob([new Uint8Array(await readFile(path.join(photos, 'gravel.png')))], { type: 'image/png' }), 'gravel.png');
     const created = await fetch(`${base}/api/animations`, { method: 'POST', body: form });
-    const { links } = (await created.json()) as { links: { events: string; self: string } };
+    const { id, links } = (await created.json()) as { id: string; links: { events: string; self: string } };
     const cookie = created.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
     const events = await readEvents(`${base}${links.events}`);
     expect(events.at(-1)).toMatchObject({ event: 'finished', data: { status: 'failed' } });
+    expect(await settledFolder(id, [])).toEqual([]); // the refused photo is deleted
     const status = (await (await fetch(`${base}${links.self}`)).json()) as { status: string; error: { step: string; message: string }; refund: { status: string } };
     expect(status).toMatchObject({ status: 'failed', error: { step: 'analyze' }, refund: { status: 'refunded' } });
     expect(status.error.message).toContain('NoSubject');

@@ -1,17 +1,20 @@
 /**
  * The fal back end through the real @fal-ai/client against the local fal fake, over HTTP: each
- * generative step, the two-request animation job, one submission per key, and how rate limits,
- * server errors, refused keys and failed jobs come out — at the back end and at the activity.
+ * generative step, the two-request animation job, one submission per key, how rate limits,
+ * server errors, refused keys and failed jobs come out — at the back end and at the activity —
+ * and that results are read only from fal's hosts, never larger than the cap.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { alphaCoverage, createAnimationActivities } from '../../src/activities/animation.js';
+import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import { FalModelBackend } from '../../src/models/fal/backend.js';
 import { ANIMATE, EDIT_IMAGE, MATTE_VIDEO, REMOVE_BACKGROUND } from '../../src/models/fal/endpoints.js';
@@ -36,8 +39,14 @@ afterAll(async () => {
 });
 
 const notLocal = { moderate: () => Promise.reject(new Error('unused')), analyze: () => Promise.reject(new Error('unused')) };
-const backend = (key = KEY) =>
-  new FalModelBackend({ queue: new FalQueue({ key, baseUrl: fake.url, db, pollIntervalMs: 50 }), local: notLocal, ffmpegPath: 'ffmpeg' });
+/** The hosts and cap a deployment gets by default. */
+const { resultHosts, maxResultBytes } = loadConfig({ FAL_KEY: KEY }).models.fal!;
+const backend = (key = KEY, opts: Partial<ConstructorParameters<typeof FalQueue>[0]> = {}) =>
+  new FalModelBackend({
+    queue: new FalQueue({ key, baseUrl: fake.url, db, pollIntervalMs: 50, resultHosts, maxDownloadBytes: maxResultBytes, ...opts }),
+    local: notLocal,
+    ffmpegPath: 'ffmpeg',
+  });
 const uid = () => crypto.randomUUID();
 
 /** A photo-like input: a figure on a coloured background. */
@@ -226,12 +235,121 @@ describe('when fal misbehaves', () => {
   });
 });
 
+describe('results come only from fal’s hosts, and never larger than the cap', () => {
+  beforeEach(() => fake.release());
+  const subject = { framing: 'bust', box: { left: 0, top: 0, width: 1, height: 1 }, subjects: 1 } as const;
+
+  it('a result on another host fails the step without retry, naming the host, and nothing is fetched from it', async () => {
+    const other = await elsewhere();
+    try {
+      fake.answerNextWith(REMOVE_BACKGROUND, `${other.url}/files/cutout.png?sig=very-secret`);
+      const store = await blobs();
+      await store.put('animations/a/cartoon.png', Readable.from([await photo()]));
+      const acts = createAnimationActivities({ blobs: store, models: backend(), ffmpegPath: 'ffmpeg' });
+      const err = await thrown(callActivity(new MockActivityEnvironment(), acts.segmentImage, { animationId: uid(), imageKey: 'animations/a/cartoon.png' }));
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err).toMatchObject({ type: 'ProviderHostRefused', nonRetryable: true });
+      expect(err.message).toContain(other.host);
+      expect(err.message).not.toContain('very-secret');
+
+      // A look-alike https host is refused the same way, before any connection.
+      fake.answerNextWith(EDIT_IMAGE, 'https://v3.fal.media.evil.example/files/x.png');
+      const lookalike = await thrown(backend().cartoonize(await photo(), subject, `${uid()}:cartoonize`));
+      expect(lookalike).toMatchObject({ type: 'ProviderHostRefused', retryable: false });
+      expect(lookalike.message).toContain('v3.fal.media.evil.example');
+      expect(other.hits).toEqual([]);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('the upload URL fal presigns is checked too: the photo is never sent to another host', async () => {
+    const other = await elsewhere();
+    try {
+      fake.respond({ method: 'POST', path: '/storage/upload/initiate', status: 200, body: { upload_url: `${other.url}/upload?sig=x`, file_url: `${other.url}/f.png` } });
+      const before = fake.submissions.length;
+      const err = await thrown(backend().removeBackground(await photo(), `${uid()}:segment`));
+      expect(err).toMatchObject({ type: 'ProviderHostRefused', retryable: false });
+      expect(err.message).toContain(other.host);
+      expect(other.hits).toEqual([]);
+      expect(fake.submissions.length).toBe(before);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('a redirect to another host is refused and not followed; one that stays on fal’s hosts is', async () => {
+    const other = await elsewhere();
+    try {
+      fake.answerNextWith(EDIT_IMAGE, fake.serveOddFile({ redirectTo: `${other.url}/files/cartoon.png` }));
+      const err = await thrown(backend().expandToFullBody(await photo(), `${uid()}:expand`));
+      expect(err).toMatchObject({ type: 'ProviderHostRefused', retryable: false });
+      expect(err.message).toContain(other.host);
+      expect(other.hits).toEqual([]);
+
+      const png = await photo();
+      fake.answerNextWith(REMOVE_BACKGROUND, fake.serveOddFile({ redirectTo: fake.serveFile(png, 'image/png') }));
+      expect((await backend().removeBackground(png, `${uid()}:segment`)).equals(png)).toBe(true);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('a declared size over the cap is refused before the body is read', async () => {
+    const url = fake.serveOddFile({ declaredBytes: 1024 ** 3 });
+    fake.answerNextWith(REMOVE_BACKGROUND, url);
+    const err = await thrown(backend().removeBackground(await photo(), `${uid()}:segment`));
+    expect(err).toMatchObject({ type: 'ModelOutputTooLarge', retryable: false });
+    expect(err.message).toContain('is 1024 MB, over the 100 MB limit (FAL_MAX_RESULT_MB)');
+    const read = fake.oddReads.get(new URL(url).pathname.split('/').at(-1)!);
+    await expect.poll(() => read?.clientClosed).toBe(true);
+  }, 15_000);
+
+  it('a download that stalls is abandoned at its deadline and left to the step’s retry', async () => {
+    const url = fake.serveOddFile({ declaredBytes: 1024 * 1024 });
+    fake.answerNextWith(REMOVE_BACKGROUND, url);
+    const err = await thrown(backend(KEY, { downloadTimeoutMs: 300 }).removeBackground(await photo(), `${uid()}:segment`));
+    expect(err).toMatchObject({ type: 'ProviderUnavailable', retryable: true });
+    expect(err.message).toContain('took longer than 0.3 s');
+    const read = fake.oddReads.get(new URL(url).pathname.split('/').at(-1)!);
+    await expect.poll(() => read?.clientClosed).toBe(true);
+  }, 15_000);
+
+  it('a matted video that grows past the cap is cut off and fails the step without retry', async () => {
+    const cap = 2 * 1024 * 1024;
+    const models = backend(KEY, { maxDownloadBytes: cap });
+    const job = await models.submitAnimation({ cutout: await photo(), idempotencyKey: uid() });
+    const url = fake.serveOddFile({ endless: true });
+    fake.answerNextWith(MATTE_VIDEO, url);
+    expect((await finish(models, job)).at(-1)).toEqual({ state: 'completed' });
+    const err = await thrown(models.fetchAnimation(job, async () => {}));
+    expect(err).toMatchObject({ type: 'ModelOutputTooLarge', retryable: false });
+    const read = fake.oddReads.get(new URL(url).pathname.split('/').at(-1)!)!;
+    await expect.poll(() => read.clientClosed).toBe(true);
+    expect(read.sent).toBeLessThan(cap * 4); // cut off near the cap, not read to some later end
+  }, 60_000);
+});
+
 it('Retry-After is read as seconds or as an HTTP date', () => {
   expect(parseRetryAfter('2')).toBe(2000);
   expect(parseRetryAfter(new Date(1_000_000 + 5000).toUTCString(), 1_000_000)).toBe(5000);
   expect(parseRetryAfter('soon')).toBeUndefined();
   expect(parseRetryAfter(null)).toBeUndefined();
 });
+
+/** A server on another host name (localhost, not the fake's 127.0.0.1) that records every hit. */
+async function elsewhere() {
+  const hits: string[] = [];
+  const png = await photo();
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'image/png' }).end(png);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const host = `localhost:${port}`;
+  return { url: `http://${host}`, host, hits, stop: () => new Promise((r) => server.close(r)) };
+}
 
 async function blobs() {
   return new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'fal-blobs-')));

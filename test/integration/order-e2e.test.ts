@@ -117,7 +117,12 @@ describe('sticker orders, end to end', () => {
     expect(done.tracking).toMatchObject({ carrier: expect.any(String), number: expect.any(String) });
     expect(done.refund).toBeUndefined();
 
-    // The print file the printer downloaded: a real PDF that passes our own preflight.
+    // The print file the printer downloaded (by its signed link, or the order could not have been
+    // accepted): a real PDF that passes our own preflight. The status's link is signed too; the
+    // order id alone opens nothing.
+    const link = new URL(done.printFileUrl!);
+    expect(link.searchParams.get('sig')).toBeTruthy();
+    expect((await fetch(`${link.origin}${link.pathname}`)).status).toBe(403);
     const pdf = Buffer.from(await (await fetch(done.printFileUrl!)).arrayBuffer());
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     const animation = (await (await fetch(`${base}/api/animations/${animationId}`)).json()) as { viewerUrl: string };

@@ -14,10 +14,10 @@ import { openPGlite, openPostgres, type Database } from '../../src/db/database.j
 import { migrate } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/logger.js';
 import type { Product, ShippingAddress } from '../../src/orders/product.js';
-import { createPrintAdapters } from '../../src/print-adapters/index.js';
+import { createPrintAdapters, embeddedPrinterSim } from '../../src/print-adapters/index.js';
 import { MalformedWebhook, PrinterUnavailable, PrintRejected, type PrintAdapter, type PrintOrderRequest, type WebhookRequest } from '../../src/print-adapters/port.js';
 import { PrintfulPrintAdapter } from '../../src/print-adapters/printful/adapter.js';
-import { ProdigiPrintAdapter } from '../../src/print-adapters/prodigi/adapter.js';
+import { prodigiCallbackToken, ProdigiPrintAdapter } from '../../src/print-adapters/prodigi/adapter.js';
 import { SimPrintAdapter } from '../../src/print-adapters/sim/adapter.js';
 import { PrinterSim } from '../../src/print-adapters/sim/printer.js';
 import { signSimWebhook, simApiKey, type SimWebhookBody } from '../../src/print-adapters/sim/protocol.js';
@@ -136,7 +136,7 @@ describe('printer simulator', () => {
 
   const makeSim = () => {
     sim = new PrinterSim({ db, secret: SIM_SECRET, webhookUrl: `${receiver.url}/webhooks/printers/sim`, baseUrl: `${base}/printer-sim`, stepSeconds: STEP_SECONDS, tickMs: 20, retryBaseMs: 100, retryMaxMs: 300, logger: createLogger('error') });
-    routes = printerSimRoutes({ sim, secret: SIM_SECRET }).routes() as unknown as Koa.Middleware;
+    routes = printerSimRoutes({ sim, secret: SIM_SECRET, operator: 'open' }).routes() as unknown as Koa.Middleware;
     sim.start();
   };
   const stage = async (id: string) => (await db.query<{ stage: string }>('SELECT stage FROM printer_sim_orders WHERE external_id = $1', [id]))[0]?.stage;
@@ -380,6 +380,93 @@ describe('printer simulator', () => {
   });
 });
 
+// --- the simulator's fail switch, as the app mounts it ------------------------------------------
+
+describe("the simulator's fail switch: open only with local payments, otherwise OPS_TOKEN's or absent", () => {
+  const OPS_TOKEN = 'ops-token-0123456789abcdef0123456789abcdef';
+  let db: Database;
+  const servers: Server[] = [];
+
+  beforeAll(async () => {
+    db = await openPGlite();
+    await migrate(db);
+  });
+  afterAll(async () => {
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+    await db?.close();
+  });
+
+  /** The simulator's routes exactly as startApi mounts them for these settings, and an order waiting at it. */
+  async function mounted(paymentProvider: 'local' | 'stripe', opsToken?: string) {
+    const { sim, routes } = embeddedPrinterSim(
+      { id: 'sim', sim: { stepSeconds: 60 } },
+      { db, publicUrl: 'http://127.0.0.1:9', secret: SIM_SECRET, paymentProvider, opsToken, logger: createLogger('error') },
+    );
+    const app = new Koa();
+    app.use(errorMiddleware(createLogger('error')));
+    app.use(routes.routes());
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const order = request();
+    await sim.create({
+      external_id: order.orderId,
+      file_url: order.printFileUrl,
+      product: { shape: 'die-cut', size_inches: 3, quantity: 1 },
+      recipient: { name: 'A', address1: 'B', city: 'C', zip: '1', country_code: 'GB' },
+      email: 'a@example.com',
+    });
+    return {
+      fail: (headers: Record<string, string> = {}) =>
+        fetch(`${base}/printer-sim/orders/${order.orderId}/fail`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ reason: 'failed by a stranger' }),
+        }),
+      status: async () => (await sim.get(order.orderId))!.status,
+      queuedWebhooks: async () => (await db.query('SELECT 1 FROM printer_sim_webhooks WHERE external_id = $1', [order.orderId])).length,
+    };
+  }
+
+  it('with Stripe and no OPS_TOKEN the route does not exist: 404, the order untouched', async () => {
+    const { fail, status, queuedWebhooks } = await mounted('stripe');
+    const res = await fail();
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
+    expect((await fail({ authorization: `Bearer ${simApiKey(SIM_SECRET)}` })).status).toBe(404);
+    expect(await status()).toBe('received');
+    expect(await queuedWebhooks()).toBe(0);
+  });
+
+  it('with OPS_TOKEN, only its bearer fails an order: missing, wrong or the simulator API key → 401 and nothing changes', async () => {
+    for (const payments of ['stripe', 'local'] as const) {
+      const { fail, status, queuedWebhooks } = await mounted(payments, OPS_TOKEN);
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${OPS_TOKEN}x` }, { authorization: OPS_TOKEN }, { authorization: `Bearer ${simApiKey(SIM_SECRET)}` }] as Record<string, string>[]) {
+        const res = await fail(headers);
+        expect(res.status, `${payments} ${JSON.stringify(headers)}`).toBe(401);
+        const { error } = (await res.json()) as { error: { code: string; message: string } };
+        expect(error).toEqual({ code: 'unauthorized', message: 'send the operator token as Authorization: Bearer <OPS_TOKEN>' });
+      }
+      expect(await status()).toBe('received');
+      expect(await queuedWebhooks()).toBe(0);
+      const ok = await fail({ authorization: `Bearer ${OPS_TOKEN}` });
+      expect(ok.status).toBe(202);
+      expect(await ok.json()).toMatchObject({ status: 'failed', failure_reason: 'failed by a stranger' });
+      expect(await queuedWebhooks()).toBe(1);
+    }
+  });
+
+  it('on the embedded default (local payments, no OPS_TOKEN) it stays open, as the quick start uses it', async () => {
+    const { fail, status } = await mounted('local');
+    expect((await fail()).status).toBe(202);
+    expect(await status()).toBe('failed');
+  });
+});
+
 // --- Printful -----------------------------------------------------------------------------------
 
 describe('Printful', () => {
@@ -575,7 +662,12 @@ describe('Prodigi', () => {
     const [o] = fake.ordersWithReference(order.orderId);
     expect(o).toMatchObject({ idempotencyKey: order.orderId, recipient: { address: { postalOrZipCode: 'SW1Y 4JH', countryCode: 'GB', townOrCity: 'London' } } });
     expect(o!.items[0]).toMatchObject({ sku: 'GLOBAL-STI-3X3', copies: 10, assets: [{ printArea: 'default', url: order.printFileUrl }] });
-    expect(new URL(o!.callbackUrl!).searchParams.get('token')).toBe(CALLBACK_SECRET);
+    // The callback URL carries the order's own token, never the secret behind it.
+    const callbackUrl = new URL(o!.callbackUrl!);
+    expect(`${callbackUrl.origin}${callbackUrl.pathname}`).toBe(`${receiver.url}/webhooks/printers/prodigi`);
+    expect(callbackUrl.searchParams.get('token')).toBe(prodigiCallbackToken(CALLBACK_SECRET, order.orderId));
+    expect(callbackUrl.searchParams.get('token')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(o!.callbackUrl).not.toContain(CALLBACK_SECRET);
     expect((await adapter.submit(order)).vendorOrderId).toBe(snap.vendorOrderId);
     expect(fake.ordersWithReference(order.orderId)).toHaveLength(1);
   });
@@ -636,7 +728,7 @@ describe('Prodigi', () => {
     expect(await adapter.cancel(late.orderId)).toBe(false);
   });
 
-  it('callbacks: the secret in the URL authenticates them; CloudEvents map with their id', async () => {
+  it("callbacks: the order's token in its URL authenticates them; CloudEvents map with their id", async () => {
     const order = request();
     await adapter.submit(order);
     fake.advance(order.orderId, 'shipped');
@@ -651,6 +743,20 @@ describe('Prodigi', () => {
     ]);
     expect(adapter.verifyWebhook({ ...req, query: { token: 'forged-secret-0123456789abcdef0123456' } })).toBe(false);
     expect(adapter.verifyWebhook({ ...req, query: {} })).toBe(false);
+    // The token opens this order only: another order's URL cannot speak for it, nor can the
+    // secret itself (what every URL carried before), nor a token keyed by another secret.
+    const other = request();
+    await adapter.submit(other);
+    const otherToken = new URL(fake.order(other.orderId).callbackUrl!).searchParams.get('token')!;
+    expect(otherToken).not.toBe(got.url.split('token=')[1]);
+    expect(adapter.verifyWebhook({ ...req, query: { token: otherToken } })).toBe(false);
+    expect(adapter.verifyWebhook({ ...req, query: { token: CALLBACK_SECRET } })).toBe(false);
+    expect(adapter.verifyWebhook({ ...req, query: { token: prodigiCallbackToken('another-secret-0123456789abcdef0123456789', order.orderId) } })).toBe(false);
+    // A callback naming no order (or not parsing) cannot be checked against one: refused.
+    const nameless = JSON.parse(fake.cloudEvent(order.orderId)) as { data: { order: { merchantReference?: string } } };
+    delete nameless.data.order.merchantReference;
+    expect(adapter.verifyWebhook({ ...req, rawBody: Buffer.from(JSON.stringify(nameless)) })).toBe(false);
+    expect(adapter.verifyWebhook({ ...req, rawBody: Buffer.from('not json') })).toBe(false);
     const stale = fake.cloudEvent(order.orderId, { time: new Date(Date.now() - 30 * 86_400_000).toISOString() });
     expect(adapter.verifyWebhook({ ...req, rawBody: Buffer.from(stale) })).toBe(false);
 

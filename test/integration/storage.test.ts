@@ -111,6 +111,16 @@ describe.each(stores)('BlobStore on %s', (_name, make) => {
     expect(await store.stat('del/me.txt')).toBeUndefined();
   });
 
+  it('lists a folder: every blob under it, at any depth, and nothing of a sibling whose name it begins', async () => {
+    const keys = ['animations/an_7/photo.png', 'animations/an_7/frames/0000.png', 'animations/an_7/frames/0001.png'];
+    for (const key of [...keys, 'animations/an_70/photo.png', 'animations/an_7.png']) await store.put(key, Readable.from([Buffer.from(key)]));
+    const listed = await store.list('animations/an_7');
+    expect(listed.map((b) => b.key).sort()).toEqual([...keys].sort());
+    expect(listed.find((b) => b.key === keys[0])).toMatchObject({ bytes: keys[0]!.length, contentType: 'image/png' });
+    expect(await store.list('animations/an_missing')).toEqual([]);
+    await expect(store.list('../etc')).rejects.toBeInstanceOf(InvalidBlobKeyError);
+  });
+
   it('refuses keys that could escape or confuse the store', async () => {
     for (const key of ['../etc/passwd', '/abs', 'a//b', 'a/./b', '', 'a/../b', 'sp ace']) {
       await expect(store.put(key, Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(InvalidBlobKeyError);

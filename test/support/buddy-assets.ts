@@ -1,12 +1,12 @@
 /**
  * A real transparent animation for the viewer's tests: synthetic RGBA frames (a bouncing,
  * squashing ball on a transparent canvas, nothing in the corners) stored as an animation's
- * frames, then encoded by the real transcode code (ffmpeg) into the animation's WebM and WebP,
- * and a poster PNG from the first frame — at the keys the transcode activity uses.
+ * frames, then encoded by the real transcode code (ffmpeg) into the animation's WebM, WebP and
+ * GIF, and a poster PNG from the first frame — at the keys the transcode activity uses.
  */
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
-import { animationKey } from '../../src/animations/repository.js';
+import { animationKey, FINISHED_FILES } from '../../src/animations/repository.js';
 import { frameKey, type FrameSet } from '../../src/media/frames.js';
 import { transcodeFrames } from '../../src/media/transcode.js';
 import type { BlobStore } from '../../src/storage/port.js';
@@ -27,7 +27,7 @@ async function frame(side: number, t: number): Promise<Buffer> {
   return sharp(Buffer.from(svg)).ensureAlpha().png().toBuffer();
 }
 
-/** Frames, WebM, WebP and poster of a synthetic buddy under `animationId`; returns the frame set. */
+/** Frames, WebM, WebP, GIF and poster of a synthetic buddy under `animationId`; returns the frame set. */
 export async function makeBuddyAssets(blobs: BlobStore, animationId: string, opts: { side?: number; seconds?: number; fps?: number } = {}) {
   const side = opts.side ?? 256;
   const fps = opts.fps ?? 24;
@@ -37,10 +37,10 @@ export async function makeBuddyAssets(blobs: BlobStore, animationId: string, opt
     await blobs.put(frameKey(prefix, i), Readable.from([await frame(side, i / fps)]), { contentType: 'image/png' });
   }
   const frames: FrameSet = { prefix, count, fps, width: side, height: side };
-  for (const format of ['webm', 'webp'] as const) {
-    await transcodeFrames({ blobs, frames, format, outKey: animationKey(animationId, `buddy.${format}`), ffmpegPath: FFMPEG });
+  for (const format of ['webm', 'webp', 'gif'] as const) {
+    await transcodeFrames({ blobs, frames, format, outKey: animationKey(animationId, FINISHED_FILES[format]), ffmpegPath: FFMPEG });
   }
   const poster = await sharp(await frame(side, 0)).png({ compressionLevel: 9 }).toBuffer();
-  await blobs.put(animationKey(animationId, 'poster.png'), Readable.from([poster]), { contentType: 'image/png' });
+  await blobs.put(animationKey(animationId, FINISHED_FILES.poster), Readable.from([poster]), { contentType: 'image/png' });
   return frames;
 }

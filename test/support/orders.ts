@@ -135,5 +135,6 @@ export function gatedAnimation(gate: { released: boolean; fail?: boolean }): Ani
     fetchAnimationFrames: async (i) => ({ prefix: `animations/${i.animationId}/frames`, count: 120, fps: 24, width: 512, height: 512 }),
     transcodeAnimation: async (i) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
     renderPoster: async (i) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
+    discardAnimationFiles: async () => ({ deleted: 0 }),
   };
 }

@@ -281,3 +281,46 @@ describe('the provider limit around an animation job', () => {
     await db.close();
   });
 });
+
+describe('discardAnimationFiles', () => {
+  const put = (key: string) => blobs.put(key, Readable.from([Buffer.from(key)]));
+  const keys = async (folder: string) => (await blobs.list(folder)).map((b) => b.key).sort();
+
+  it('deletes everything in the folder but what it keeps, frames included; again, it finds nothing to do', async () => {
+    const kept = ['buddy.webm', 'buddy.webp', 'buddy.gif', 'poster.png', 'cutout.png'].map((n) => `animations/an_1/${n}`);
+    const made = ['photo.png', 'cartoon.png', 'cartoon-full-body.png', ...Array.from({ length: 40 }, (_, i) => `frames/${String(i).padStart(4, '0')}.png`)];
+    for (const key of [...kept, ...made.map((n) => `animations/an_1/${n}`), 'animations/an_12/photo.png', 'orders/or_1/print.pdf']) await put(key);
+    const acts = createAnimationActivities({ blobs, models: backend({}), ffmpegPath: 'ffmpeg' });
+
+    expect(await call(new MockActivityEnvironment(), acts.discardAnimationFiles, { animationId: 'an_1', keep: kept })).toEqual({ deleted: made.length });
+    expect(await keys('animations/an_1')).toEqual([...kept].sort());
+    // Another animation whose id begins the same, and other folders, are not touched.
+    expect(await blobs.stat('animations/an_12/photo.png')).toBeDefined();
+    expect(await blobs.stat('orders/or_1/print.pdf')).toBeDefined();
+
+    // A retry after it had done its work (its completion lost): nothing left to delete, no error.
+    expect(await call(new MockActivityEnvironment(), acts.discardAnimationFiles, { animationId: 'an_1', keep: kept })).toEqual({ deleted: 0 });
+    // A failed animation keeps nothing; an animation without files is no error.
+    expect(await call(new MockActivityEnvironment(), acts.discardAnimationFiles, { animationId: 'an_1', keep: [] })).toEqual({ deleted: kept.length });
+    expect(await keys('animations/an_1')).toEqual([]);
+    expect(await call(new MockActivityEnvironment(), acts.discardAnimationFiles, { animationId: 'an_none', keep: [] })).toEqual({ deleted: 0 });
+  });
+
+  it('a step cancelled with its workflow writes nothing after the cancellation', async () => {
+    await withPhoto();
+    let release!: () => void;
+    const acts = createAnimationActivities({
+      blobs,
+      models: backend({ cartoonize: () => new Promise<Buffer>((r) => (release = () => void png(64, 64).then(r))) }),
+      ffmpegPath: 'ffmpeg',
+    });
+    const env = new MockActivityEnvironment();
+    const subject = { framing: 'bust' as const, box: { left: 0, top: 0, width: 100, height: 100 }, subjects: 1 };
+    const step = call(env, acts.cartoonizePhoto, { animationId: 'a', photoKey: 'animations/a/photo.png', subject });
+    await new Promise((r) => setTimeout(r, 20));
+    env.cancel('CANCELLED');
+    release(); // the model answers after all
+    expect(await step.catch((e: unknown) => e)).toBeInstanceOf(CancelledFailure);
+    expect(await blobs.stat('animations/a/cartoon.png')).toBeUndefined();
+  });
+});

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig, redactConfig, SETTING_NAMES } from '../../src/config.js';
+import { freePort, launchEntry } from '../support/processes.js';
 
 describe('config', () => {
   it('has defaults for the embedded stack', () => {
     const c = loadConfig({ HOME: '/home/u' });
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://localhost:3000', trustProxy: false, uploadsPerMinute: 10 });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 3000, publicUrl: 'http://localhost:3000', trustProxy: false, uploadsPerMinute: 10, newCustomersPerHour: 5 });
     expect(c.temporal).toMatchObject({ address: undefined, devServerPort: 7233, uiPort: 8233, uiUrl: 'http://localhost:8233', namespace: 'default', tls: false });
     expect(c.dataDir).toMatch(/\/data$/);
     expect(c.toolCacheDir).toBe('/home/u/.cache/stickerflow');
@@ -78,7 +82,7 @@ describe('config', () => {
     for (const bad of ['0', '1.5', 'two']) expect(() => loadConfig({ MODEL_THREADS: bad })).toThrow(/MODEL_THREADS/);
     expect(loadConfig({ FAL_KEY: 'k:s' }).models).toMatchObject({ backend: 'fal', fal: { key: 'k:s' } });
     expect(loadConfig({ FAL_KEY: 'k:s', MODEL_BACKEND: 'local' }).models.backend).toBe('local');
-    expect(loadConfig({ FAL_KEY: 'k:s', FAL_BASE_URL: 'http://127.0.0.1:9999/' }).models.fal).toEqual({ key: 'k:s', baseUrl: 'http://127.0.0.1:9999' });
+    expect(loadConfig({ FAL_KEY: 'k:s', FAL_BASE_URL: 'http://127.0.0.1:9999/' }).models.fal).toMatchObject({ key: 'k:s', baseUrl: 'http://127.0.0.1:9999' });
     expect(() => loadConfig({ MODEL_BACKEND: 'fal' })).toThrow(/FAL_KEY: required when MODEL_BACKEND=fal/);
     expect(() => loadConfig({ MODEL_BACKEND: 'replicate' })).toThrow(/MODEL_BACKEND/);
   });
@@ -104,6 +108,80 @@ describe('config', () => {
     }
     expect(message).toMatch(/STRIPE_WEBHOOK_SECRET: must start with whsec_/);
     expect(message).not.toContain(key);
+  });
+
+  describe('a real printer with local payments is refused', () => {
+    const PRINTFUL = { PRINTER: 'printful', PRINTFUL_API_TOKEN: 'pf-token', PRINTFUL_WEBHOOK_SECRET: 'ab'.repeat(32) };
+    const PRODIGI = { PRINTER: 'prodigi', PRODIGI_API_KEY: 'prodigi-key', PRODIGI_CALLBACK_SECRET: 'prodigi-callback-secret-0123456789abcdef' };
+    const STRIPE = { PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_51Config0123456789', STRIPE_WEBHOOK_SECRET: 'whsec_config_0123456789' };
+    const refusal = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+      }
+      return expect.unreachable('the configuration was accepted');
+    };
+
+    it.each([
+      ['Printful', PRINTFUL],
+      ['Prodigi', PRODIGI],
+    ])('%s with the default PAYMENT_PROVIDER, or local said out loud: one paragraph naming PAYMENT_PROVIDER', (_name, printer) => {
+      for (const env of [printer, { ...printer, PAYMENT_PROVIDER: 'local' }]) {
+        const problems = refusal(env);
+        expect(problems).toHaveLength(1);
+        const [problem] = problems;
+        expect(problem).toMatch(/^PAYMENT_PROVIDER: /);
+        expect(problem).toContain(`PRINTER=${printer.PRINTER}`);
+        expect(problem).toContain('PAYMENT_PROVIDER=stripe');
+        expect(problem).not.toContain('\n'); // one paragraph
+        // It names settings, never their values.
+        for (const secret of Object.values(printer).filter((v) => v.length > 8)) expect(problem).not.toContain(secret);
+      }
+    });
+
+    it('the same printers with Stripe, and the simulator with local payments, are accepted', () => {
+      expect(loadConfig({ ...PRINTFUL, ...STRIPE }).printer.id).toBe('printful');
+      expect(loadConfig({ ...PRODIGI, ...STRIPE }).printer.id).toBe('prodigi');
+      expect(loadConfig({}).printer.id).toBe('sim');
+      expect(loadConfig({ PRINTER: 'sim', ...STRIPE }).payments.provider).toBe('stripe');
+    });
+
+    it.each(['start', 'api'])('`%s` exits non-zero with that paragraph, before listening', async (entry) => {
+      const port = await freePort();
+      const run = launchEntry(entry, {
+        PATH: process.env.PATH!,
+        HOME: process.env.HOME ?? os.homedir(),
+        DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'stickerflow-unsafe-')),
+        PORT: String(port),
+        // Nothing answers at these: a configuration let through fails later, and differently.
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none',
+        TEMPORAL_ADDRESS: '127.0.0.1:9',
+        LOG_LEVEL: 'info',
+        ...PRINTFUL,
+      });
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toMatch(/PAYMENT_PROVIDER: .*PRINTER=printful.*PAYMENT_PROVIDER=stripe/);
+      expect(run.output()).not.toMatch(/\n\s+at /); // a message, not a stack trace
+      expect(run.output()).not.toMatch(/listening|failed to start|start failed/);
+      expect(run.output()).not.toContain('stickerflow is running');
+    });
+  });
+
+  it('OPS_TOKEN: optional, at least 32 characters, never printed', () => {
+    expect(loadConfig({}).opsToken).toBeUndefined();
+    const token = 'ops-token-0123456789abcdef0123456789';
+    expect(loadConfig({ OPS_TOKEN: token }).opsToken).toBe(token);
+    expect(JSON.stringify(redactConfig(loadConfig({ OPS_TOKEN: token })))).not.toContain(token);
+    let message = '';
+    try {
+      loadConfig({ OPS_TOKEN: 'short-ops-token' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/OPS_TOKEN: must be at least 32 characters/);
+    expect(message).not.toContain('short-ops-token');
   });
 
   it('task queues: one by default; AI and media apart when named; worker roles checked', () => {

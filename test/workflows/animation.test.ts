@@ -28,6 +28,8 @@ let ledger: CreditLedger;
 let alerts: RecordingAlertChannel;
 let customerId: string;
 let calls: string[];
+/** What each `discardAnimationFiles` call was told to keep (not in `calls`: it runs after every step). */
+let discards: string[][];
 
 beforeAll(async () => {
   [env, { db, ledger }] = await Promise.all([timeSkippingEnv(), openLedger()]);
@@ -40,6 +42,7 @@ beforeEach(async () => {
   alerts = new RecordingAlertChannel();
   customerId = `cus_${randomUUID()}`;
   calls = [];
+  discards = [];
   await ledger.openAccount(customerId, 3);
 });
 
@@ -62,6 +65,10 @@ function pipeline(): AnimationActivities {
     fetchAnimationFrames: rec('fetchAnimationFrames', () => frames),
     transcodeAnimation: rec('transcodeAnimation', (i: { animationId: string; format: string }) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1000 })),
     renderPoster: rec('renderPoster', (i: { animationId: string }) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 100 })),
+    discardAnimationFiles: async (i: { keep: string[] }) => {
+      discards.push(i.keep);
+      return { deleted: 3 };
+    },
   };
 }
 
@@ -127,6 +134,9 @@ describe('AnimationWorkflow', () => {
     expect(events.at(-1)).toMatchObject({ type: 'finished', status: 'succeeded' });
     expect(await kinds()).toEqual(['grant', 'charge']);
     expect(alerts.sent).toHaveLength(0);
+    // Once made, the buddy keeps its finished files and print art; the rest of its folder goes.
+    const kept = ['buddy.webm', 'buddy.webp', 'buddy.gif', 'poster.png', 'cutout.png'].map((f) => `animations/${animationId}/${f}`);
+    expect(discards).toEqual([kept]);
   });
 
   it('skips the expansion when the photo already shows a full body, or when not asked', async () => {
@@ -153,6 +163,7 @@ describe('AnimationWorkflow', () => {
     expect(calls).toEqual([]); // nothing after moderation ran
     expect(await kinds()).toEqual(['grant', 'charge', 'refund']);
     expect(alerts.sent.map((a) => a.failedStep)).toEqual(['moderate']);
+    expect(discards).toEqual([[]]); // the refused photo is deleted with everything else
   });
 
   const failing: [string, keyof Activities, string][] = [
@@ -179,6 +190,42 @@ describe('AnimationWorkflow', () => {
     expect(alerts.sent).toHaveLength(1);
     expect(alerts.sent[0]).toMatchObject({ failedStep: step, error: `TestFailure: ${activity} broke` });
     expect(events.at(-1)).toMatchObject({ type: 'finished', status: 'failed' });
+    expect(discards).toEqual([[]]);
+  });
+
+  it('a failed transcode waits for the other outputs before the files are discarded', async () => {
+    const finishedBeforeDiscard: string[] = [];
+    let discardedAt = -1;
+    const { result } = await runAnimation({
+      transcodeAnimation: async (i) => {
+        if (i.format === 'webm') throw ApplicationFailure.nonRetryable('ffmpeg broke', 'TestFailure');
+        await new Promise((r) => setTimeout(r, 300)); // still encoding when the WebM fails
+        finishedBeforeDiscard.push(i.format);
+        return { key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 };
+      },
+      discardAnimationFiles: async (i) => {
+        discardedAt = finishedBeforeDiscard.length;
+        discards.push(i.keep);
+        return { deleted: 0 };
+      },
+    });
+    expect(result.ok).toBe(false);
+    expect(discards).toEqual([[]]);
+    expect(discardedAt).toBe(2); // the WebP and the GIF had both been written
+  });
+
+  it('files that cannot be deleted leave the buddy made, and the operator is told', async () => {
+    const { result, status } = await runAnimation({
+      discardAnimationFiles: async () => {
+        throw ApplicationFailure.nonRetryable('storage refuses deletes', 'TestFailure');
+      },
+    });
+    expect(result.ok).toBe(true);
+    expect(status.status).toBe('succeeded');
+    expect(await kinds()).toEqual(['grant', 'charge']);
+    expect(alerts.sent).toHaveLength(1);
+    expect(alerts.sent[0]).toMatchObject({ failedStep: 'discard files', error: 'TestFailure: storage refuses deletes' });
+    expect(alerts.sent[0]!.title).toContain('could not be deleted');
   });
 
   it('retries a step that fails for a while, then succeeds with one charge', async () => {
@@ -231,6 +278,7 @@ describe('AnimationWorkflow', () => {
     expect(status.refund).toMatchObject({ status: 'refunded' });
     expect(await kinds()).toEqual(['grant', 'charge', 'refund']);
     expect(events.at(-1)).toMatchObject({ type: 'finished', status: 'cancelled' });
+    expect(discards).toEqual([[]]); // cancelled, the files go all the same
   });
 
   it('replays late joiners from any event id', async () => {

@@ -11,6 +11,9 @@
  *   (VP9 with alpha); `fetchAnimation` decodes that into RGBA frames. Both requests are recorded
  *   under the submission's key, so any worker, after any crash, follows the same two requests.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { decodeTransparentVideo } from '../../media/decode.js';
 import { TranscodeError } from '../../media/ffmpeg.js';
@@ -125,13 +128,18 @@ export class FalModelBackend implements ModelBackend {
     const matte = await queue.recorded(matteKey(job));
     if (!matte) throw new ModelError('UnknownJob', `job ${job.jobId} has no finished matting yet`, true);
     const out = await queue.result(MATTE_VIDEO, matte.requestId, matteVideoOutput);
-    const video = await queue.download(out.video.url);
-    const { fps, side } = DEFAULT_SPEC;
+    // The video goes to disk as it arrives, never whole into memory; ffmpeg reads it from there.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-fal-'));
     try {
+      const video = path.join(dir, 'matte.webm');
+      await queue.downloadTo(out.video.url, video);
+      const { fps, side } = DEFAULT_SPEC;
       return await decodeTransparentVideo(video, { ffmpegPath: this.deps.ffmpegPath, fps, side }, onFrame);
     } catch (err) {
       if (!(err instanceof TranscodeError)) throw err; // the caller's own checks of each frame pass through
       throw new FalJobError('InvalidModelOutput', `the matted video could not be decoded: ${(err as Error).message}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

@@ -8,14 +8,21 @@
  *   is honoured, waiting in place when short and through the activity's retry when long);
  *   rejected input, failed jobs and malformed answers not.
  * - `baseUrl` sends every call for fal's hosts to another server (the local fake in tests).
+ * - Every request, the client's own and our downloads, goes only where `FalHosts` allows; result
+ *   files are streamed with a size cap and a deadline (see `download`).
  */
 import { ApiError, createFalClient, type FalClient, type StorageSettings } from '@fal-ai/client';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
 import type { Database } from '../../db/database.js';
 import { ModelError, type JobState } from '../port.js';
+import { FAL_API_HOSTS, FalHosts } from './hosts.js';
 
-const FAL_HOSTS = ['https://queue.fal.run', 'https://rest.fal.ai', 'https://rest.alpha.fal.ai'];
+const FAL_ORIGINS = FAL_API_HOSTS.map((h) => `https://${h}`);
 /**
  * Customers' photos and everything made from them are deleted from fal's storage after a day: we
  * copy every output into our own store as soon as its job completes.
@@ -23,13 +30,20 @@ const FAL_HOSTS = ['https://queue.fal.run', 'https://rest.fal.ai', 'https://rest
 const FAL_FILE_LIFETIME: StorageSettings = { expiresIn: '1d' };
 /** Longer waits than this go back to Temporal's retry instead of holding the activity. */
 const MAX_INLINE_WAIT_MS = 30_000;
+/** fal's request ids are UUIDs; anything else would end up in the path of our status calls. */
+const REQUEST_ID = /^[\w-]{1,128}$/;
+const MB = 1024 * 1024;
 
 export interface FalQueueOptions {
   key: string;
   baseUrl?: string;
   db: Database;
-  /** Largest file accepted from fal's CDN. */
+  /** Host names (`*.` for any subdomain) results may be downloaded from: `FAL_RESULT_HOSTS`. */
+  resultHosts: readonly string[];
+  /** Largest result file accepted (`FAL_MAX_RESULT_MB`); default 100 MB. */
   maxDownloadBytes?: number;
+  /** How long one download may take, body included; default 2 minutes. */
+  downloadTimeoutMs?: number;
   /** Pause between two status checks while `run` waits for a short job. */
   pollIntervalMs?: number;
 }
@@ -39,15 +53,21 @@ export class FalJobError extends ModelError {}
 
 export class FalQueue {
   private readonly client: FalClient;
+  private readonly hosts: FalHosts;
 
   constructor(private readonly opts: FalQueueOptions) {
     const { baseUrl } = opts;
+    this.hosts = new FalHosts(opts.resultHosts, baseUrl);
     this.client = createFalClient({
       credentials: opts.key,
-      fetch: honourRetryAfter(fetch),
+      // The client's calls and the presigned upload it PUTs our photo to, checked like downloads.
+      fetch: honourRetryAfter((input, init) => {
+        if (input instanceof Request) throw new Error('the fal client passed a Request; only URLs are checked');
+        return this.hosts.fetch(input, init);
+      }),
       requestMiddleware: async (request) => {
         if (!baseUrl) return request;
-        const host = FAL_HOSTS.find((h) => request.url.startsWith(`${h}/`));
+        const host = FAL_ORIGINS.find((h) => request.url.startsWith(`${h}/`));
         return host ? { ...request, url: baseUrl + request.url.slice(host.length) } : request;
       },
     });
@@ -65,6 +85,7 @@ export class FalQueue {
     }
     const body = await input();
     const { request_id: requestId } = await call('submit', () => this.client.queue.submit(endpoint, { input: body, storageSettings: FAL_FILE_LIFETIME }));
+    if (!REQUEST_ID.test(requestId)) throw new FalJobError('InvalidModelOutput', `fal answered a malformed request id for ${endpoint}`);
     // A concurrent twin that got here first wins; its id is the one kept and returned.
     const [row] = await this.opts.db.query<{ request_id: string }>(
       `INSERT INTO provider_requests (provider, idempotency_key, endpoint, request_id) VALUES ('fal', $1, $2, $3)
@@ -154,26 +175,66 @@ export class FalQueue {
     );
   }
 
-  /** Downloads an output file, refusing anything larger than the limit. */
+  /**
+   * An output image, in memory: the port hands images on as Buffers (sharp decodes them whole
+   * anyway), so the cap is what bounds the memory it takes.
+   */
   async download(url: string): Promise<Buffer> {
-    const limit = this.opts.maxDownloadBytes ?? 200 * 1024 * 1024;
-    const res = await fetch(url, { signal: AbortSignal.timeout(120_000) }).catch((err: Error) => {
-      throw new ModelError('ProviderUnavailable', `could not download ${url}: ${err.message}`, true);
-    });
-    if (!res.ok || !res.body) throw new ModelError('ProviderUnavailable', `downloading ${url} answered ${res.status}`, res.status >= 500);
     const chunks: Buffer[] = [];
-    let size = 0;
-    const reader = res.body.getReader();
-    for (let next = await reader.read(); !next.done; next = await reader.read()) {
-      const chunk = next.value;
-      size += chunk.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw new FalJobError('InvalidModelOutput', `${url} is larger than ${limit} bytes`);
-      }
-      chunks.push(Buffer.from(chunk));
-    }
+    const collect = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    await this.stream(url, collect);
     return Buffer.concat(chunks);
+  }
+
+  /** An output file (the video), streamed to `file` on disk. */
+  async downloadTo(url: string, file: string): Promise<void> {
+    await this.stream(url, createWriteStream(file));
+  }
+
+  /**
+   * Streams a result into `sink`: only from fal's hosts (every redirect hop checked), refused
+   * before reading when its Content-Length is over the cap, cut off when the body grows past it,
+   * and abandoned after the deadline. Too large or off the list is final; a slow or failing CDN
+   * is retried by the step.
+   */
+  private async stream(url: string, sink: Writable): Promise<void> {
+    const limit = this.opts.maxDownloadBytes ?? 100 * MB;
+    const timeoutMs = this.opts.downloadTimeoutMs ?? 120_000;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const host = URL.canParse(url) ? new URL(url).host : 'an unparseable URL';
+    const tooLarge = (what: string) => new ModelError('ModelOutputTooLarge', `fal's result on ${host} ${what} the ${limit / MB} MB limit (FAL_MAX_RESULT_MB)`);
+    const unavailable = (err: unknown) => {
+      if (err instanceof ModelError) return err;
+      const why = signal.aborted ? `took longer than ${timeoutMs / 1000} s` : `failed: ${(err as Error).message}`;
+      return new ModelError('ProviderUnavailable', `downloading fal's result from ${host} ${why}`, true);
+    };
+    const res = await this.hosts.fetch(url, { signal }, 'file').catch((err: unknown) => {
+      throw unavailable(err);
+    });
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw new ModelError('ProviderUnavailable', `downloading fal's result from ${host} answered ${res.status}`, res.status >= 500 || res.status === 429);
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > limit) {
+      await res.body.cancel();
+      throw tooLarge(`is ${Math.ceil(declared / MB)} MB, over`);
+    }
+    let size = 0;
+    const cap = new Transform({
+      transform(chunk: Uint8Array, _encoding, done) {
+        size += chunk.length;
+        done(size > limit ? tooLarge('was cut off as it grew past') : null, chunk);
+      },
+    });
+    await pipeline(Readable.fromWeb(res.body as NodeReadableStream<Uint8Array>), cap, sink, { signal }).catch((err: unknown) => {
+      throw unavailable(err);
+    });
   }
 }
 

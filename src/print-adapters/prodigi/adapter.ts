@@ -1,12 +1,14 @@
 /**
  * The Prodigi adapter (Print API v4.0): orders carry our order id as `idempotencyKey` (Prodigi
  * answers a repeat with the existing order, outcome AlreadyExists) and as `merchantReference`
- * (how we find an order again), and a per-order `callbackUrl` with our callback secret in its
- * query. Prodigi does not sign callbacks: the secret in the URL, compared in constant time, is
- * what authenticates them. Callbacks are CloudEvents carrying the whole order; one mapping from
- * an order to our stage serves callbacks and status polls alike. Prodigi has no "failed" stage
- * (an Error in the status details, with issues, means it) and never reports delivery.
+ * (how we find an order again), and a per-order `callbackUrl` whose query carries that order's
+ * own token. Prodigi does not sign callbacks: the token, checked in constant time against the
+ * order the callback names, is what authenticates them. Callbacks are CloudEvents carrying the
+ * whole order; one mapping from an order to our stage serves callbacks and status polls alike.
+ * Prodigi has no "failed" stage (an Error in the status details, with issues, means it) and
+ * never reports delivery.
  */
+import { createHmac } from 'node:crypto';
 import type { Product, SizeInches } from '../../orders/product.js';
 import { createOnce, credentialsRefused, describeError, fresh, isRecord, parseJsonObject, safeEqual, vendorRequest, type VendorResponse } from '../http.js';
 import {
@@ -21,7 +23,7 @@ import {
 
 export interface ProdigiOptions {
   apiKey: string;
-  /** Goes into every order's callback URL; callbacks without it are refused. */
+  /** Keys each order's callback token (PRODIGI_CALLBACK_SECRET); never sent anywhere itself. */
   callbackSecret: string;
   /** `https://api.prodigi.com` (live) or `https://api.sandbox.prodigi.com`. */
   baseUrl: string;
@@ -32,8 +34,22 @@ export interface ProdigiOptions {
   webhookMaxAgeMs?: number;
 }
 
-/** The query parameter of the callback URL that carries the secret. */
-export const PRODIGI_SECRET_PARAM = 'token';
+/** The query parameter of the callback URL that carries the order's token. */
+export const PRODIGI_TOKEN_PARAM = 'token';
+
+/**
+ * The token in one order's callback URL: HMAC-SHA256 of our order id under the callback secret,
+ * base64url. It opens callbacks about that order alone, so a leaked URL (a vendor's log, a
+ * support ticket) forges nothing about any other order, and the secret itself never travels.
+ */
+export const prodigiCallbackToken = (callbackSecret: string, orderId: string) =>
+  createHmac('sha256', callbackSecret).update(orderId).digest('base64url');
+
+/** The order a callback is about: `data.order` as the reference has it, or `data` itself as one of its fragments does. */
+function callbackOrder(event: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!isRecord(event.data)) return undefined;
+  return isRecord(event.data.order) ? event.data.order : event.data;
+}
 
 /**
  * UNVERIFIED placeholders: Prodigi's public reference names no sticker SKU. Confirm each with
@@ -99,7 +115,7 @@ export class ProdigiPrintAdapter implements PrintAdapter {
     const sku = prodigiSku(order.product);
     const s = order.shipping;
     const callbackUrl = new URL(this.opts.callbackUrl);
-    callbackUrl.searchParams.set(PRODIGI_SECRET_PARAM, this.opts.callbackSecret);
+    callbackUrl.searchParams.set(PRODIGI_TOKEN_PARAM, prodigiCallbackToken(this.opts.callbackSecret, order.orderId));
     const body = {
       merchantReference: order.orderId,
       idempotencyKey: order.orderId,
@@ -138,19 +154,27 @@ export class ProdigiPrintAdapter implements PrintAdapter {
     throw new Error(`Prodigi answered ${res.status} to a cancel: ${describeError(res.body)}`);
   }
 
+  /**
+   * The token must be the one of the order the callback names (its merchantReference): another
+   * order's token, a made-up one or the callback secret itself is refused, so the route never
+   * looks further.
+   */
   verifyWebhook(req: WebhookRequest): boolean {
-    const given = req.query[PRODIGI_SECRET_PARAM];
-    if (!given || !safeEqual(given, this.opts.callbackSecret)) return false;
-    return fresh(parseJsonObject(req.rawBody)?.time, this.opts.webhookMaxAgeMs ?? 7 * 86_400_000);
+    const given = req.query[PRODIGI_TOKEN_PARAM];
+    const event = parseJsonObject(req.rawBody);
+    if (!given || !event) return false;
+    const orderId = callbackOrder(event)?.merchantReference;
+    if (typeof orderId !== 'string' || !safeEqual(given, prodigiCallbackToken(this.opts.callbackSecret, orderId))) return false;
+    return fresh(event.time, this.opts.webhookMaxAgeMs ?? 7 * 86_400_000);
   }
 
   parseWebhook(req: WebhookRequest): PrinterEvent[] {
     const event = parseJsonObject(req.rawBody);
-    if (!event || typeof event.id !== 'string' || typeof event.time !== 'string' || !isRecord(event.data)) {
+    const data = event && callbackOrder(event);
+    if (!event || typeof event.id !== 'string' || typeof event.time !== 'string' || !data) {
       throw new MalformedWebhook('expected a CloudEvent {id, type, time, data}');
     }
-    // The reference nests the order as data.order; one of its fragments puts it in data itself.
-    const order = (isRecord(event.data.order) ? event.data.order : event.data) as unknown as ProdigiOrder;
+    const order = data as unknown as ProdigiOrder;
     if (typeof order.id !== 'string' || !isRecord(order.status) || typeof order.status.stage !== 'string') {
       throw new MalformedWebhook('the CloudEvent carries no order');
     }

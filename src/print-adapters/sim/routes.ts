@@ -1,8 +1,8 @@
 /**
  * The printer simulator's HTTP face, mounted on the app under `/printer-sim`: a vendor-like API
  * behind a bearer key (create, idempotent by external id; look up; cancel before production),
- * the operator's `POST /printer-sim/orders/:orderId/fail` (PRODUCT.md §4), and a tracking page
- * for the links its shipments carry.
+ * the operator's `POST /printer-sim/orders/:orderId/fail` (PRODUCT.md §4) where `operator` lets
+ * it be, and a tracking page for the links its shipments carry.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -14,10 +14,18 @@ import { safeEqual } from '../http.js';
 import type { PrinterSim } from './printer.js';
 import { simApiKey, type SimCreateOrder } from './protocol.js';
 
+/**
+ * Who may use the fail switch: anyone (`open`: the embedded default, where payments are local and
+ * nothing real is at stake), the holder of the operator's token, or nobody (the route is absent).
+ * Failing an order refunds it, so it is never open where real payments are taken.
+ */
+export type SimOperatorAccess = 'open' | { token: string } | 'absent';
+
 export interface PrinterSimRouteDeps {
   sim: PrinterSim;
   /** The simulator's secret: the API key is derived from it. */
   secret: string;
+  operator: SimOperatorAccess;
 }
 
 const text = (max: number) => z.string().trim().min(1).max(max);
@@ -48,14 +56,16 @@ export function printerSimRoutes(deps: PrinterSimRouteDeps): Router {
   const apiKey = simApiKey(deps.secret);
   const router = new Router({ prefix: '/printer-sim' });
 
-  const authenticate = async (ctx: Context, next: () => Promise<unknown>) => {
+  /** `Authorization: Bearer <expected>`, compared in constant time; 401 (body unread) otherwise. */
+  const bearer = (expected: string, message: string) => async (ctx: Context, next: () => Promise<unknown>) => {
     const given = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
-    if (!given || !safeEqual(given, apiKey)) {
+    if (!given || !safeEqual(given, expected)) {
       ctx.req.resume();
-      throw new HttpError(401, 'unauthorized', 'send the API key as Authorization: Bearer <key>');
+      throw new HttpError(401, 'unauthorized', message);
     }
     await next();
   };
+  const authenticate = bearer(apiKey, 'send the API key as Authorization: Bearer <key>');
 
   router.post('/v1/orders', authenticate, async (ctx) => {
     const parsed = createSchema.safeParse(await readJson(ctx));
@@ -81,22 +91,27 @@ export function printerSimRoutes(deps: PrinterSimRouteDeps): Router {
     ctx.body = result.value;
   });
 
-  // The operator's switch (embedded stack only, like the simulator itself): no API key.
-  router.post('/orders/:orderId/fail', async (ctx) => {
-    const raw = await readRawBody(ctx);
-    let reason = 'the simulated printer could not print the order';
-    if (raw.length) {
-      const body = z.object({ reason: text(500).optional() }).safeParse(safeJson(raw));
-      if (!body.success) throw new HttpError(400, 'invalid_body', 'send nothing, or JSON {"reason": "..."}');
-      reason = body.data.reason ?? reason;
-    }
-    const result = await sim.fail(ctx.params.orderId!, reason);
-    if (!result.ok && result.reason === 'not_found') throw notFound(ctx.params.orderId!);
-    if (!result.ok) throw new HttpError(409, 'too_late', 'the order has already shipped (or ended); it can no longer fail');
-    // Accepted: the failure reaches the app as a webhook, like any news from the printer.
-    ctx.status = 202;
-    ctx.body = result.value;
-  });
+  if (deps.operator !== 'absent') {
+    const allowed =
+      deps.operator === 'open'
+        ? (_ctx: Context, next: () => Promise<unknown>) => next()
+        : bearer(deps.operator.token, 'send the operator token as Authorization: Bearer <OPS_TOKEN>');
+    router.post('/orders/:orderId/fail', allowed, async (ctx) => {
+      const raw = await readRawBody(ctx);
+      let reason = 'the simulated printer could not print the order';
+      if (raw.length) {
+        const body = z.object({ reason: text(500).optional() }).safeParse(safeJson(raw));
+        if (!body.success) throw new HttpError(400, 'invalid_body', 'send nothing, or JSON {"reason": "..."}');
+        reason = body.data.reason ?? reason;
+      }
+      const result = await sim.fail(ctx.params.orderId!, reason);
+      if (!result.ok && result.reason === 'not_found') throw notFound(ctx.params.orderId!);
+      if (!result.ok) throw new HttpError(409, 'too_late', 'the order has already shipped (or ended); it can no longer fail');
+      // Accepted: the failure reaches the app as a webhook, like any news from the printer.
+      ctx.status = 202;
+      ctx.body = result.value;
+    });
+  }
 
   router.get('/tracking/:number', (ctx) => {
     ctx.type = 'text/plain';

@@ -5,6 +5,8 @@
  * when wanted) → segment → animate (submit → poll → fetch; the job id lives in history, so a
  * worker crash never resubmits) → transcode (WebM, WebP, GIF and poster in parallel). Any failure
  * refunds once, alerts the operator and fails with the cause. Large data moves as blob keys.
+ * When it ends, the uploaded photo and everything made on the way are deleted: all but the
+ * finished files and the print art once the buddy is made, everything once it has failed.
  */
 import {
   allHandlersFinished,
@@ -14,6 +16,7 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -21,7 +24,8 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import { PaidWork } from '../shared/paid-work.js';
+import { ALERT } from '../shared/activity-options.js';
+import { describeFailure, PaidWork } from '../shared/paid-work.js';
 import { Progress } from '../shared/progress.js';
 import { animationFailedSignal, artReadySignal, orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../sticker-order/api.js';
 import {
@@ -74,6 +78,25 @@ const MEDIA: ActivityOptions = {
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };
 
+/**
+ * Deleting the photo and the intermediates: quick, and kept trying through a storage outage for
+ * a day (the files are never served meanwhile); then the operator is told to delete them.
+ */
+const DISCARD: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+};
+
+/**
+ * Workflow changes, each behind its patch so histories recorded before it still replay:
+ * - the animation's files are discarded when it ends (`discardAnimationFiles`);
+ * - the transcode step waits for all four outputs before failing, so no file is written after
+ *   that discard.
+ */
+const DISCARD_FILES_PATCH = 'discard-animation-files';
+const SETTLED_TRANSCODE_PATCH = 'transcode-settles-before-failing';
+
 export async function AnimationWorkflow(input: AnimationInput): Promise<AnimationAssets> {
   const ai = input.taskQueues?.ai;
   const models = proxyActivities<Activities>({ ...MODELS, taskQueue: ai });
@@ -82,6 +105,8 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
   const media = proxyActivities<Activities>({ ...MEDIA, taskQueue: input.taskQueues?.media });
   /** Fetching the frames is provider work, timed like media work (it heartbeats every frame). */
   const fetchFrames = proxyActivities<Activities>({ ...MEDIA, taskQueue: ai });
+  const { discardAnimationFiles } = proxyActivities<Activities>({ ...DISCARD, taskQueue: ai });
+  const { alertOperator } = proxyActivities<Activities>(ALERT);
   const paid = new PaidWork({ accountId: input.customerId, amount: 1, reason: `animation ${input.animationId}` });
   const progress = new Progress(ANIMATION_STEPS);
   let assets: AnimationAssets | undefined;
@@ -138,6 +163,24 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
     });
 
   const { animationId } = input;
+  /** What the animation keeps of its folder: nothing once it failed. Never fails the workflow. */
+  const discardFiles = (keep: string[]) =>
+    CancellationScope.nonCancellable(async () => {
+      if (!patched(DISCARD_FILES_PATCH)) return;
+      try {
+        await discardAnimationFiles({ animationId, keep });
+      } catch (err) {
+        const error = describeFailure(err);
+        log.error('could not delete the animation\'s private files', { error });
+        await alertOperator({
+          title: `The photo and intermediates of animation ${animationId} could not be deleted`,
+          failedStep: 'discard files',
+          error,
+          refund: 'no refund needed (the animation is not affected); delete its files by hand',
+        }).catch(() => undefined);
+      }
+    });
+
   try {
     assets = await paid.run(async (step) => {
       const run = <T>(name: (typeof ANIMATION_STEPS)[number], fn: () => Promise<T>) => step(name, () => progress.track(name, fn));
@@ -160,23 +203,31 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
         return fetchFrames.fetchAnimationFrames({ animationId, job });
       });
       return run('transcode', async () => {
-        const [webm, webp, gif, poster] = await Promise.all([
+        const settle = patched(SETTLED_TRANSCODE_PATCH);
+        const outputs = [
           media.transcodeAnimation({ animationId, frames, format: 'webm' }),
           media.transcodeAnimation({ animationId, frames, format: 'webp' }),
           media.transcodeAnimation({ animationId, frames, format: 'gif' }),
           media.renderPoster({ animationId, frames }),
-        ]);
+        ] as const;
+        if (settle) {
+          const failed = (await Promise.allSettled(outputs)).find((o) => o.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
+        const [webm, webp, gif, poster] = await Promise.all(outputs);
         return { webm: webm.key, webp: webp.key, gif: gif.key, poster: poster.key, art: cutout.cutoutKey };
       });
     });
     outcome = 'succeeded';
     progress.finish('succeeded');
     await settleOrders();
+    await discardFiles([assets.webm, assets.webp, assets.gif, assets.poster, assets.art!]);
     return assets;
   } catch (err) {
     outcome = 'failed';
     progress.finish(isCancellation(err) ? 'cancelled' : 'failed', paid.state.error);
     await settleOrders();
+    await discardFiles([]);
     throw err;
   }
 }
