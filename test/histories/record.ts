@@ -229,5 +229,61 @@ await orderWorker.runUntil(async () => {
     }
   }
 });
+
+// The credit purchase workflow with scripted activities: paid (the payment handed over twice,
+// as the webhook and the return do), unpaid until the checkout expires, and a run started by a
+// refund notice after the purchase's first run ended.
+const creditWorker = await Worker.create({
+  connection: env.nativeConnection,
+  taskQueue: 'record-credits',
+  workflowsPath: path.join(here, '../../src/workflows/index.ts'),
+  activities: {
+    ...createAlertActivities({ channels: [{ name: 'none', send: async () => undefined }], temporalUiUrl: 'http://ui', namespace: 'default' }),
+    closeCreditCheckout: async () => null,
+    grantPurchasedCredits: async () => ({ entryId: '7', balanceAfter: 20 }),
+    revokePurchasedCredits: async () => ({ status: 'revoked' as const, taken: 15, shortfall: 5, balanceAfter: 0 }),
+  },
+});
+const creditInput = (purchaseId: string) => ({
+  purchaseId,
+  customerId: 'acct-replay',
+  pack: 'pack-20',
+  credits: 20,
+  amountCents: 1499,
+  currency: 'usd',
+  payment: { provider: 'local', sessionId: `cs_local_${purchaseId}` },
+  checkoutExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
+});
+const creditPayment = (purchaseId: string, eventId: string) => ({
+  eventId,
+  orderId: purchaseId,
+  sessionId: `cs_local_${purchaseId}`,
+  paymentIntentId: `pi_local_${purchaseId}`,
+  amountCents: 1499,
+  currency: 'usd',
+  paidAt: '2026-12-01T10:00:00.000Z',
+});
+await creditWorker.runUntil(async () => {
+  for (const name of ['fulfilled', 'expired', 'refunded']) {
+    if (!wanted(`credit-purchase-${name}`)) continue;
+    const purchaseId = `cp_replay_${name}`;
+    const options = { taskQueue: 'record-credits', workflowId: `credits:${purchaseId}`, args: [creditInput(purchaseId)] };
+    let handle;
+    if (name === 'refunded') {
+      const refund = { eventId: `evt_refund_${purchaseId}`, paymentIntentId: `pi_local_${purchaseId}`, amountCents: 1499, amountRefundedCents: 1499 };
+      handle = await env.client.workflow.signalWithStart('CreditPurchaseWorkflow', { ...options, signal: 'paymentRefunded', signalArgs: [refund] });
+    } else {
+      handle = await env.client.workflow.start('CreditPurchaseWorkflow', options);
+      if (name === 'fulfilled') {
+        await handle.signal('paymentReceived', creditPayment(purchaseId, `evt_${purchaseId}`));
+        await handle.signal('paymentReceived', creditPayment(purchaseId, `checkout:cs_local_${purchaseId}`));
+      }
+    }
+    await handle.result();
+    const file = path.join(here, `credit-purchase-${name}.json`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    console.log(`recorded ${file}`);
+  }
+});
 await env.teardown();
 await db.close();
