@@ -5,18 +5,22 @@
  * duplicates and late arrivals). Nothing changes unless the whole delivery is acceptable.
  */
 import Router from '@koa/router';
+import type { Middleware } from 'koa';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { MalformedWebhook, type PrintAdapter, type PrinterEvent, type WebhookRequest } from '../print-adapters/port.js';
 import { orderWorkflowId, printerEventSignal } from '../workflows/sticker-order/api.js';
 import { readRawBody } from './body.js';
 import { HttpError } from './errors.js';
+import { noLimit } from './rate-limit.js';
 
 export interface PrinterWebhookDeps {
   adapters: ReadonlyMap<string, PrintAdapter>;
   orders: Pick<OrderRepository, 'get'>;
   events: WebhookEvents;
   temporal: Client;
+  /** Guards deliveries per sending address, before the body is read. */
+  limitWebhooks?: Middleware;
 }
 
 export const printerEventSource = (printerId: string) => `printer:${printerId}`;
@@ -24,7 +28,7 @@ export const printerEventSource = (printerId: string) => `printer:${printerId}`;
 export function printerWebhookRoutes(deps: PrinterWebhookDeps): Router {
   const router = new Router();
 
-  router.post('/webhooks/printers/:printerId', async (ctx) => {
+  router.post('/webhooks/printers/:printerId', deps.limitWebhooks ?? noLimit, async (ctx) => {
     const adapter = deps.adapters.get(ctx.params.printerId!);
     if (!adapter) {
       ctx.req.resume();
