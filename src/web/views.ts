@@ -26,12 +26,17 @@ export const STEP_LABELS: Record<string, string> = {
 
 const mb = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MB`;
 
+/**
+ * The packs section stays empty here: the script fills it from `GET /api/credit-packs`, since only
+ * the API knows whether packs are on sale (they are not with local payments and a paid back end).
+ */
 export function uploadPage(assets: SiteAssets, maxUploadBytes: number): string {
   return renderPage({
     title: 'Make a buddy',
     scripts: [assets.scripts.upload],
     main: `<h1>Turn a photo into a moving sticker buddy</h1>
 <p class="lead">Upload a photo of a person or a pet. We cut it out, draw it as a cartoon and bring it to life; then order stickers whose QR code plays the animation.</p>
+<div id="purchase-note" class="message success" role="status" tabindex="-1" hidden></div>
 <form id="upload-form" class="card" method="post" action="/api/animations" enctype="multipart/form-data" data-max-bytes="${maxUploadBytes}" novalidate>
 <div class="dropzone" id="dropzone">
 <label for="photo">Photo</label>
@@ -43,6 +48,14 @@ export function uploadPage(assets: SiteAssets, maxUploadBytes: number): string {
 <p id="credits" class="credits" aria-live="polite">Checking your credits…</p>
 <button type="submit" id="upload-submit" class="wide">Make my buddy</button>
 </form>
+<p id="packs-toggle-row" class="center" hidden><button type="button" id="packs-toggle" class="link" aria-expanded="false" aria-controls="packs">Buy more credits</button></p>
+<section id="packs" class="card" aria-labelledby="packs-heading" hidden>
+<h2 id="packs-heading" tabindex="-1">Buy credits</h2>
+<p class="muted">Each buddy uses one credit. Bigger packs cost less a buddy.</p>
+<ul id="pack-list" class="pack-list"></ul>
+<p id="packs-error" class="message error" role="alert" hidden></p>
+<p class="hint">You pay on a secure checkout page and come straight back here.</p>
+</section>
 <h2>How it works</h2>
 <ol class="how">
 <li>Upload a photo: each buddy uses one credit, and a failed one gives it back.</li>

@@ -1,7 +1,9 @@
 /**
  * The shopper's whole journey in real headless Chromium, on the real stack (`npm start`: Temporal
- * dev server, worker, API and pages, local models, local payments, the printer simulator set fast):
- * upload a photo → watch the live progress → the animation plays → order stickers → pay on the
+ * dev server, worker, API and pages, local models, local payments, the printer simulator set fast;
+ * no free credits, as a shop that sells packs only): the upload refused for want of credit → buy a
+ * pack on the local checkout page → back on the upload page with the new balance → upload a photo →
+ * watch the live progress → the animation plays → order stickers → pay on the
  * local checkout page → the order page shows the order shipped, and opens again by the order's
  * cookie alone. Then the private parts: the order page without its token shows nothing private,
  * and the QR viewer plays on a phone.
@@ -10,7 +12,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { priceOf } from '../../src/orders/product.js';
-import { accessibilityProblems, launchBrowser, phoneContext, watchProblems } from '../support/browser.js';
+import { accessibilityProblems, keepScreenshot, launchBrowser, phoneContext, watchProblems } from '../support/browser.js';
 import { launchStack, type Stack } from '../support/stack.js';
 
 const photo = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos/astronaut.png');
@@ -18,7 +20,7 @@ let app: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
-  [app, browser] = await Promise.all([launchStack({ PRINTER_SIM_STEP_SECONDS: '1' }), launchBrowser()]);
+  [app, browser] = await Promise.all([launchStack({ PRINTER_SIM_STEP_SECONDS: '1', STARTER_CREDITS: '0' }), launchBrowser()]);
 }, 180_000);
 afterAll(async () => {
   await browser?.close();
@@ -46,14 +48,40 @@ async function watchSteps(page: Page): Promise<() => Promise<Record<string, stri
 }
 
 describe('the shopper in a real browser', () => {
-  it('uploads a photo, watches it being made, orders stickers, pays and sees them shipped', async () => {
+  it('buys credits, uploads a photo, watches it being made, orders stickers, pays and sees them shipped', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const problems = watchProblems(page);
 
-    // 1. Upload, with a preview of the chosen photo.
+    // 0. No credit: the packs are offered up front, and again by the upload's 402.
     await page.goto(`${app.base}/`);
+    const packs = page.getByRole('region', { name: 'Buy credits' });
+    await packs.waitFor({ state: 'visible' });
+    await expect.poll(() => page.locator('#credits').textContent()).toBe('You have no credits left: buy a pack below to make a buddy.');
     expect(await accessibilityProblems(page)).toEqual([]);
+    await keepScreenshot(page, 'journey-no-credit');
+    await page.getByLabel('Photo').setInputFiles(photo);
+    await page.getByRole('button', { name: 'Make my buddy' }).click();
+    await expect.poll(() => page.locator('#upload-error').textContent()).toBe('You have no credits left: making a buddy uses one. Buy a pack below to go on.');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('packs-heading');
+
+    // The pack's checkout on the local payment page; the return lands home with the credits added.
+    await packs.getByRole('button', { name: 'Buy 5 credits' }).click();
+    await page.waitForURL(/\/checkout\/cs_local_/);
+    await expect.poll(() => page.textContent('body')).toContain('$4.99');
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await expect
+      .poll(() => page.locator('#purchase-note').textContent(), { timeout: 15_000 })
+      .toBe('Thank you! Your 5 credits are here: you have 5 credits.');
+    expect(page.url()).toBe(`${app.base}/`);
+    expect(await page.locator('#credits').textContent()).toBe('You have 5 credits left. Making a buddy uses one.');
+    expect(await packs.isVisible()).toBe(false); // behind "Buy more credits" now
+    expect(await page.getByRole('button', { name: 'Buy more credits' }).isVisible()).toBe(true);
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await keepScreenshot(page, 'journey-credits-bought');
+
+    // 1. Upload, with a preview of the chosen photo.
     await page.getByLabel('Photo').setInputFiles(photo);
     const preview = page.locator('img[src^="blob:"]');
     await preview.waitFor({ state: 'visible' });
@@ -125,7 +153,7 @@ describe('the shopper in a real browser', () => {
     await expect.poll(() => status.getAttribute('data-order-status')).toMatch(/^(shipped|delivered)$/);
     expect(await page.textContent('body')).toContain(journey.shopperName);
     expect(await page.locator('#private-link-card').isHidden()).toBe(true);
-    expect(problems).toEqual([]);
+    expect(problems.filter((p) => !/status of 402/.test(p))).toEqual([]); // the upload without credit
     await context.close();
   }, 300_000);
 

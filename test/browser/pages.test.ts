@@ -1,7 +1,9 @@
 /**
  * A real-browser smoke of the shopper's pages (headless Chromium, a phone-sized context), served
  * by the real page routes under the default Content-Security-Policy, over a scripted API: the
- * upload preview and a refusal's message, the live progress and the finished buddy (with the
+ * upload preview and a refusal's message, the credit packs (up front with no credit or on a 402,
+ * behind "Buy more credits" otherwise, absent where none are sold), a pack's checkout and the
+ * return from it, the live progress and the finished buddy (with the
  * WebP fallback when the video cannot play), the checkout's live total (equal to priceOf) and its
  * hand-over to the order page, and the order page with and without its private link; a browser
  * that cannot keep the token (the private link to copy, the order cookie); the token kept in the
@@ -23,11 +25,13 @@ import { customerRoutes } from '../../src/api/customers.js';
 import { Customers } from '../../src/customers/customers.js';
 import { openPGlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
+import { creditPack, presentPacks } from '../../src/credits/packs.js';
 import { CreditLedger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/logger.js';
 import { formatAmount, priceOf } from '../../src/orders/catalog.js';
 import { pageRoutes } from '../../src/web/pages.js';
-import { accessibilityProblems, launchBrowser, phoneContext, watchProblems } from '../support/browser.js';
+import { accessibilityProblems, keepScreenshot, launchBrowser, phoneContext, watchProblems } from '../support/browser.js';
+import { testLimiter } from '../support/limits.js';
 
 const photo = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos/coffee.png');
 const TOKEN = 'the-private-token';
@@ -65,6 +69,9 @@ const openOrders = {
 };
 const orders: Record<string, typeof order | (typeof openOrders)['or_open']> = { [order.id]: order, ...openOrders };
 const COOKIE = 'sf_order_token';
+/** The bodies `POST /api/credits/checkout` received. */
+const packCheckouts: unknown[] = [];
+const PURCHASE = 'cp_0123456789abcdefghijkl';
 
 /** The API as the pages see it, scripted. */
 function fakeApi(): Router {
@@ -74,6 +81,25 @@ function fakeApi(): Router {
     ctx.status = 429;
     ctx.set('Retry-After', '30');
     ctx.body = { error: { code: 'too_many_uploads', message: 'too many uploads' } };
+  });
+  router.get('/api/credit-packs', (ctx) => {
+    ctx.body = { packs: presentPacks(), checkout: '/api/credits/checkout' };
+  });
+  router.post('/api/credits/checkout', async (ctx) => {
+    const chunks: Buffer[] = [];
+    for await (const c of ctx.req) chunks.push(c as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { pack: string };
+    packCheckouts.push(body);
+    const pack = creditPack(body.pack)!;
+    ctx.status = 201;
+    ctx.body = {
+      purchaseId: PURCHASE,
+      pack: pack.id,
+      credits: pack.credits,
+      amount: { totalCents: pack.priceCents, currency: pack.currency },
+      checkoutUrl: `${base}/checkout/cs_local_fake`,
+      expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    };
   });
   router.get('/api/animations/:id/events', (ctx) => {
     const stream = new PassThrough();
@@ -106,16 +132,17 @@ function fakeApi(): Router {
       id: ctx.params.id,
       status: 'succeeded',
       steps,
-      assets: { webm: `${base}/files/fake/buddy.webm`, webp: `${base}/files/fake/buddy.webp`, poster: `${base}/files/fake/buddy.webp` },
+      // As the API links them: under the viewer token.
+      assets: { webm: `${base}/a/v_viewer/buddy.webm`, webp: `${base}/a/v_viewer/buddy.webp`, gif: `${base}/a/v_viewer/buddy.gif`, poster: `${base}/a/v_viewer/poster.png` },
       viewerUrl: `${base}/a/v_viewer`,
     };
   });
   // A "video" no browser can play, so the page must fall back to the animated WebP.
-  router.get('/files/fake/buddy.webm', (ctx) => {
+  router.get('/a/v_viewer/buddy.webm', (ctx) => {
     ctx.type = 'video/webm';
     ctx.body = Buffer.from('not a video at all');
   });
-  router.get('/files/fake/buddy.webp', async (ctx) => {
+  router.get(['/a/v_viewer/buddy.webp', '/a/v_viewer/poster.png'], async (ctx) => {
     ctx.type = 'image/png';
     ctx.body = await readFile(photo);
   });
@@ -166,7 +193,7 @@ beforeAll(async () => {
     logger: createLogger('error'),
     probes: [],
     keys: ['pages-browser-test-key-0123456789abcdef'],
-    routers: [customerRoutes({ customers, ledger }), fakeApi(), pageRoutes({ animations, maxUploadBytes: 20 * 1024 * 1024 })],
+    routers: [customerRoutes({ customers, ledger, newCustomers: testLimiter(), starterCredits: 3 }), fakeApi(), pageRoutes({ animations, maxUploadBytes: 20 * 1024 * 1024 })],
   });
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
@@ -179,12 +206,13 @@ afterAll(async () => {
   await db?.close();
 });
 
-/** Opens `url` in a new phone context; `before` scripts the context or page before it loads. */
+/** Opens `url` in a new context (a phone's unless told); `before` scripts the context or page before it loads. */
 async function open(
   url: string,
   before?: (context: BrowserContext, page: Page) => Promise<unknown>,
+  newContext: (browser: Browser) => Promise<BrowserContext> = phoneContext,
 ): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
-  const context = await phoneContext(browser);
+  const context = await newContext(browser);
   const page = await context.newPage();
   const problems = watchProblems(page);
   await before?.(context, page);
@@ -208,7 +236,32 @@ async function fillOrderForm(page: Page) {
 const activeId = (page: Page) => page.evaluate(() => document.activeElement?.id);
 const orderStatus = (page: Page) => page.locator('[data-order-status]').getAttribute('data-order-status');
 /** Failed loads the test caused on purpose. */
-const expected = (problem: string) => /status of (404|503)|ERR_INTERNET_DISCONNECTED/.test(problem);
+const expected = (problem: string) => /status of (402|404|429|503)|ERR_INTERNET_DISCONNECTED/.test(problem);
+const desktop = (b: Browser) => b.newContext({ viewport: { width: 1280, height: 900 } });
+
+/** Answers requests to `url` with `status` and a JSON body, as the API would. */
+const answer = (page: Page, url: string, status: number, body: unknown, headers: Record<string, string> = {}, times?: number) =>
+  page.route(`${base}${url}`, (route) => route.fulfill({ status, contentType: 'application/json', headers, body: JSON.stringify(body) }), { times });
+/** `GET /api/me` answers `credits(n)` on its n-th call. */
+const balances = (credits: (call: number) => number) => {
+  let calls = 0;
+  return (_context: BrowserContext, page: Page) => page.route(`${base}/api/me`, (route) => route.fulfill({ json: { customerId: 'cu_test', credits: credits(++calls) } }));
+};
+const noCredit = { error: { code: 'insufficient_credit', message: 'no credit left', packs: presentPacks(), checkout: '/api/credits/checkout' } };
+const text = (page: Page, selector: string) => page.locator(selector).textContent();
+
+/**
+ * Chromium under Playwright runs without the back/forward cache: a page leaves for a 204 (which
+ * keeps it where it is, buttons disabled), then gets the restore's pageshow event.
+ */
+const restored = (page: Page) => page.evaluate(() => dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
+const left = (page: Page, url: string) =>
+  new Promise<void>((resolve) =>
+    void page.route(url, async (route) => {
+      await route.fulfill({ status: 204 });
+      resolve();
+    }),
+  );
 
 describe('the pages in Chromium', () => {
   it('upload: the chosen photo is previewed, credits shown, a refusal explained and the photo kept', async () => {
@@ -229,6 +282,181 @@ describe('the pages in Chromium', () => {
     expect(problems.filter((p) => !/429/.test(p))).toEqual([]);
     await context.close();
   });
+
+  it('upload: with no credit left the packs come first; a pack’s button starts its checkout, and its refusals are said', async () => {
+    packCheckouts.length = 0;
+    const { context, page, problems } = await open('/', balances(() => 0));
+    const packs = page.getByRole('region', { name: 'Buy credits' });
+    await packs.waitFor({ state: 'visible' });
+    expect(await text(page, '#credits')).toBe('You have no credits left: buy a pack below to make a buddy.');
+    expect(await page.getByRole('button', { name: 'Buy more credits' }).isVisible()).toBe(false);
+    expect(await packs.locator('.pack-credits').allTextContents()).toEqual(['5 credits', '20 credits', '50 credits']);
+    expect(await packs.locator('.pack-price').allTextContents()).toEqual(['$4.99', '$14.99', '$29.99']);
+    expect(await packs.locator('.pack-each').allTextContents()).toEqual(['$1.00 a buddy', '$0.75 a buddy save 25%', '$0.60 a buddy save 40%']);
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await keepScreenshot(page, 'upload-packs-phone');
+
+    const buy = page.getByRole('button', { name: 'Buy 20 credits' });
+    const refused = async (status: number, said: string, headers: Record<string, string> = {}) => {
+      await answer(page, '/api/credits/checkout', status, { error: { code: 'scripted', message: 'scripted' } }, headers, 1);
+      await buy.click();
+      await expect.poll(() => text(page, '#packs-error')).toBe(said);
+      expect(await buy.isEnabled()).toBe(true);
+    };
+    await refused(429, 'We are getting a lot of new shoppers from your network just now. Please try again in 2 minutes.', { 'Retry-After': '120' });
+    await refused(503, 'Credit packs cannot be bought here at the moment. Please try again later.');
+    await page.route(`${base}/api/credits/checkout`, (route) => route.abort('internetdisconnected'), { times: 1 });
+    await buy.click();
+    await expect.poll(() => text(page, '#packs-error')).toBe('We could not reach stickerflow. Check your connection and try again.');
+    expect(packCheckouts).toEqual([]);
+
+    // The API's checkout: off to its page, with what the return needs kept for this tab.
+    const paying = left(page, `${base}/checkout/cs_local_fake`);
+    await buy.click();
+    await paying;
+    expect(packCheckouts).toEqual([{ pack: 'pack-20' }]);
+    expect(await page.locator('#packs-error').isHidden()).toBe(true);
+    expect(await page.locator('.pack button').evaluateAll((bs) => bs.map((b) => [b.textContent, (b as HTMLButtonElement).disabled]))).toEqual([
+      ['Buy 5 credits', true],
+      ['Opening the checkout…', true],
+      ['Buy 50 credits', true],
+    ]);
+    expect(await page.evaluate((key) => sessionStorage.getItem(key), `stickerflow:purchase:${PURCHASE}`)).toBe(JSON.stringify({ bought: 20, before: 0 }));
+    await restored(page);
+    expect(await buy.isEnabled()).toBe(true);
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
+    await context.close();
+
+    const wide = await open('/', balances(() => 0), desktop);
+    await wide.page.getByRole('region', { name: 'Buy credits' }).waitFor({ state: 'visible' });
+    expect(await accessibilityProblems(wide.page)).toEqual([]);
+    await keepScreenshot(wide.page, 'upload-packs-desktop');
+    expect(wide.problems).toEqual([]);
+    await wide.context.close();
+  });
+
+  it('upload: with credit left the packs wait behind “Buy more credits”', async () => {
+    for (const newContext of [phoneContext, desktop]) {
+      const { context, page, problems } = await open('/', undefined, newContext);
+      const toggle = page.getByRole('button', { name: 'Buy more credits' });
+      await toggle.waitFor({ state: 'visible' });
+      expect(await text(page, '#credits')).toBe('You have 3 credits left. Making a buddy uses one.');
+      const packs = page.getByRole('region', { name: 'Buy credits' });
+      expect([await packs.isVisible(), await toggle.getAttribute('aria-expanded')]).toEqual([false, 'false']);
+      await toggle.click();
+      await packs.waitFor({ state: 'visible' });
+      expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+      expect(await accessibilityProblems(page)).toEqual([]);
+      await keepScreenshot(page, `upload-more-credits-${newContext === desktop ? 'desktop' : 'phone'}`);
+      await toggle.click();
+      await packs.waitFor({ state: 'hidden' });
+      expect(problems).toEqual([]);
+      await context.close();
+    }
+  });
+
+  it('upload: a 402 brings the packs of its answer up front, with the focus on them', async () => {
+    const { context, page, problems } = await open('/', async (_context, page) => {
+      // The catalogue could not be read: the packs come from the refusal alone.
+      await page.route(`${base}/api/credit-packs`, (route) => route.abort('internetdisconnected'));
+      await answer(page, '/api/animations', 402, noCredit);
+    });
+    await expect.poll(() => text(page, '#credits')).toBe('You have 3 credits left. Making a buddy uses one.');
+    expect(await page.locator('#packs-toggle-row').isHidden()).toBe(true);
+    await page.getByLabel('Photo').setInputFiles(photo);
+    await page.getByRole('button', { name: 'Make my buddy' }).click();
+    await expect.poll(() => text(page, '#upload-error')).toBe('You have no credits left: making a buddy uses one. Buy a pack below to go on.');
+    const packs = page.getByRole('region', { name: 'Buy credits' });
+    expect(await packs.isVisible()).toBe(true);
+    expect(await activeId(page)).toBe('packs-heading');
+    expect(await packs.getByRole('button').count()).toBe(3);
+    expect(await page.locator('#credits').isHidden()).toBe(true); // the alert says it already
+    expect(await page.getByRole('button', { name: 'Buy more credits' }).isVisible()).toBe(false);
+    expect(await accessibilityProblems(page)).toEqual([]);
+    await keepScreenshot(page, 'upload-402-phone');
+    // Another photo: the alert goes, the balance line comes back in its place.
+    await page.getByLabel('Photo').setInputFiles([]);
+    expect(await page.locator('#upload-error').isHidden()).toBe(true);
+    expect(await text(page, '#credits')).toBe('You have no credits left: buy a pack below to make a buddy.');
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
+    await context.close();
+  });
+
+  it('upload: where no packs are sold, the page does without them', async () => {
+    const { context, page, problems } = await open('/', async (context, page) => {
+      await balances(() => 0)(context, page);
+      await answer(page, '/api/credit-packs', 200, { packs: [] });
+      await answer(page, '/api/animations', 402, { error: { code: 'insufficient_credit', message: 'no credit left: an animation costs 1 credit' } });
+    });
+    await expect.poll(() => text(page, '#credits')).toBe('You have no credits left.');
+    await page.getByLabel('Photo').setInputFiles(photo);
+    await page.getByRole('button', { name: 'Make my buddy' }).click();
+    await expect.poll(() => text(page, '#upload-error')).toBe('You have no credits left: making a buddy uses one.');
+    expect([await page.locator('#packs').isHidden(), await page.locator('#packs-toggle-row').isHidden()]).toEqual([true, true]);
+    expect(await accessibilityProblems(page)).toEqual([]);
+    expect(problems.filter((p) => !expected(p))).toEqual([]);
+    await context.close();
+  });
+
+  it('upload: back from a pack’s checkout, thanks and the new balance; a calm word while the credits are late', async () => {
+    /** The return to `/?purchase=…` in the tab that left for the checkout, with what it kept (if it could). */
+    const back = async (kept: object | undefined, credits: (call: number) => number) => {
+      const opened = await open('/', balances(credits));
+      if (kept) await opened.page.evaluate(([key, value]) => sessionStorage.setItem(key, value), [`stickerflow:purchase:${PURCHASE}`, JSON.stringify(kept)] as const);
+      await opened.page.goto(`${base}/?purchase=${PURCHASE}`);
+      return opened;
+    };
+    const note = (page: Page) => text(page, '#purchase-note');
+    await Promise.all([
+      (async () => {
+        // The first call is the visit before the checkout; the credits are in from the fourth.
+        const { context, page, problems } = await back({ bought: 20, before: 0 }, (call) => (call < 4 ? 0 : 20));
+        await expect.poll(() => note(page)).toBe('Thank you! Adding your credits…');
+        expect(await activeId(page)).toBe('purchase-note');
+        expect(await text(page, '#credits')).toBe('You have no credits yet.');
+        expect(await page.locator('#packs').isHidden()).toBe(true); // just bought: not offered again up front
+        await expect.poll(() => note(page), { timeout: 8000 }).toBe('Thank you! Your 20 credits are here: you have 20 credits.');
+        expect(await text(page, '#credits')).toBe('You have 20 credits left. Making a buddy uses one.');
+        expect(page.url()).toBe(`${base}/`);
+        expect(await page.evaluate((key) => sessionStorage.getItem(key), `stickerflow:purchase:${PURCHASE}`)).toBeNull();
+        expect(await page.getByRole('button', { name: 'Buy more credits' }).isVisible()).toBe(true);
+        expect(await accessibilityProblems(page)).toEqual([]);
+        await keepScreenshot(page, 'upload-thanks-phone');
+        expect(problems).toEqual([]);
+        await context.close();
+      })(),
+      (async () => {
+        const { context, page, problems } = await back({ bought: 5, before: 0 }, () => 0);
+        await expect.poll(() => text(page, '#credits')).toBe('You have no credits yet.');
+        // The balance line is a live region: the polls that find nothing new leave it alone.
+        await page.evaluate(() => {
+          const w = window as unknown as { creditChanges: number };
+          w.creditChanges = 0;
+          new MutationObserver((records) => (w.creditChanges += records.length)).observe(document.getElementById('credits')!, {
+            subtree: true,
+            childList: true,
+            characterData: true,
+            attributes: true,
+          });
+        });
+        await expect.poll(() => note(page), { timeout: 15_000 }).toBe('Thank you! Your payment is being confirmed: your credits will appear in a moment.');
+        expect(await accessibilityProblems(page)).toEqual([]);
+        expect(await page.evaluate(() => (window as unknown as { creditChanges: number }).creditChanges)).toBe(0);
+        await keepScreenshot(page, 'upload-thanks-late-phone');
+        expect(problems).toEqual([]);
+        await context.close();
+      })(),
+      (async () => {
+        // Storage refused before the checkout: the page cannot tell whether 5 includes the new ones.
+        const { context, page, problems } = await back(undefined, () => 5);
+        await expect
+          .poll(() => note(page), { timeout: 15_000 })
+          .toBe('Thank you! You have 5 credits; if your new ones are not counted yet, they will appear in a moment.');
+        expect(problems).toEqual([]);
+        await context.close();
+      })(),
+    ]);
+  }, 30_000);
 
   it('progress: the steps follow the event stream, then the buddy shows over the checkerboard', async () => {
     const { context, page, problems } = await open(`/animations/${animation.id}`);
@@ -449,17 +677,6 @@ describe('the pages in Chromium', () => {
   });
 
   it('upload and checkout: a page back from the back/forward cache has its button again', async () => {
-    // Chromium under Playwright runs without the back/forward cache: the pages leave for a 204
-    // (which keeps them where they are, button disabled), then get the restore's pageshow event.
-    const restored = (page: Page) => page.evaluate(() => dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true })));
-    const left = (page: Page, url: string) =>
-      new Promise<void>((resolve) =>
-        void page.route(url, async (route) => {
-          await route.fulfill({ status: 204 });
-          resolve();
-        }),
-      );
-
     const upload = await open('/', (_ctx, page) =>
       page.route(`${base}/api/animations`, (route) => route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ id: 'an_elsewhere' }) })),
     );

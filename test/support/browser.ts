@@ -3,7 +3,9 @@
  * `CHROMIUM_PATH` overrides where it is; `ensure-deps` installs it for `npm test`.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { chromium, devices, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -43,6 +45,18 @@ export function watchProblems(page: Page): string[] {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   return problems;
+}
+
+/**
+ * Saves a full-page screenshot as `<name>.png` in SCREENSHOTS_DIR, when it is set
+ * (`SCREENSHOTS_DIR=/tmp/shots npx vitest run test/browser/pages.test.ts`): to look at the
+ * pages as the tests leave them. Otherwise does nothing.
+ */
+export async function keepScreenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.SCREENSHOTS_DIR;
+  if (!dir) return;
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
