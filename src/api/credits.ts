@@ -80,6 +80,7 @@ export function purchaseMismatch(p: CreditPurchase, payment: PaymentReceived): s
 interface HandOverDeps {
   temporal: Client;
   taskQueue: string;
+  creditPurchases: CreditPurchases;
 }
 
 /**
@@ -87,6 +88,7 @@ interface HandOverDeps {
  * that starts with the signal (its grant is a no-op when the credits were added before).
  */
 export async function handOverCreditPayment(deps: HandOverDeps, purchase: CreditPurchase, payment: PaymentReceived): Promise<void> {
+  await deps.creditPurchases.recordPayment(purchase.id, payment.paymentIntentId);
   await deps.temporal.workflow.signalWithStart(CREDIT_PURCHASE_WORKFLOW_TYPE, {
     workflowId: creditPurchaseWorkflowId(purchase.id),
     taskQueue: deps.taskQueue,
@@ -116,7 +118,13 @@ export function creditRoutes(deps: CreditRoutesDeps): Router {
 
   router.post('/api/credits/checkout', async (ctx) => {
     if (!deps.onSale) {
-      throw new HttpError(503, 'credit_packs_unavailable', 'credit packs are not on sale here: they need PAYMENT_PROVIDER=stripe with this model back end');
+      // Answered here rather than thrown: the error middleware shows no 5xx's message (and logs it
+      // as a failure), and this one is the deployment's choice, with a message worth reading.
+      ctx.status = 503;
+      ctx.body = {
+        error: { code: 'credit_packs_unavailable', message: 'credit packs are not on sale here: they need PAYMENT_PROVIDER=stripe with this model back end' },
+      };
+      return;
     }
     const parsed = checkoutSchema.safeParse(await readJson(ctx));
     if (!parsed.success) {

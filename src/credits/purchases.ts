@@ -81,12 +81,18 @@ export class CreditPurchases {
     return row && fromRow(row);
   }
 
-  /** Records the payment that fulfilled the purchase; the first one stays. */
+  /**
+   * Records the purchase's payment as soon as it is handed over (the first one stays), so a
+   * refund of it finds the purchase even before the credits are added.
+   */
+  async recordPayment(id: string, paymentIntentId: string): Promise<void> {
+    await this.db.query('UPDATE credit_purchases SET payment_intent_id = $2 WHERE id = $1 AND payment_intent_id IS NULL', [id, paymentIntentId]);
+  }
+
+  /** Records that the credits were added for the payment. */
   async markFulfilled(id: string, paymentIntentId: string): Promise<void> {
-    await this.db.query(
-      `UPDATE credit_purchases SET payment_intent_id = $2, fulfilled_at = now() WHERE id = $1 AND payment_intent_id IS NULL`,
-      [id, paymentIntentId],
-    );
+    await this.recordPayment(id, paymentIntentId);
+    await this.db.query('UPDATE credit_purchases SET fulfilled_at = now() WHERE id = $1 AND fulfilled_at IS NULL', [id]);
   }
 
   /** Removes a purchase that never got its workflow (a failed start), so nothing half-made stays. */

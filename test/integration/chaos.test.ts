@@ -43,6 +43,8 @@ beforeAll(async () => {
     DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'chaos-data-')), // blobs shared by API and workers
     PORT: String(port),
     LOG_LEVEL: 'warn',
+    // Every customer here comes from 127.0.0.1, on a database other test files share.
+    NEW_CUSTOMERS_PER_HOUR: '100000',
   };
   api = launchEntry('api', env);
   if (!(await eventually(async () => (await fetch(`${base}/readyz`)).status === 200, 60_000))) throw new Error(api.output());
