@@ -371,7 +371,7 @@ describe('POST /webhooks/stripe', () => {
       sessionId: 'cs_x', orderId: 'or_' + 'Y'.repeat(22), paymentIntentId: 'pi_x', eventId: `evt_${randomUUID()}`, amountCents: 1, currency: 'usd',
       email: 'a@b.c', successUrl: 'http://x', cancelUrl: 'http://x', createdAt: new Date(), expiresAt: new Date(), completedAt: new Date(),
     });
-    const res = await postEvent({ ...event, type: 'charge.refunded' });
+    const res = await postEvent({ ...event, type: 'payment_intent.created' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ received: true, ignored: true });
   });
