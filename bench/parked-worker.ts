@@ -26,6 +26,7 @@ const activities: Partial<Activities> = {
   expireCheckout: async () => 'expired',
   refundPayment: async (i) => ({ refundId: `re_${i.paymentIntentId}`, status: 'succeeded', amountCents: i.amountCents }),
   alertOperator: async () => ({ delivered: [] }),
+  recordOrder: async () => undefined,
 };
 const worker = await createWorker({
   connection,

@@ -11,6 +11,13 @@ const optionalUrl = z.url().optional();
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const isUrl = (v: string) => {
+  try {
+    return Boolean(new URL(v).hostname);
+  } catch {
+    return false;
+  }
+};
 /** Treats empty strings as unset, so `FOO=` in a .env file means "use the default". */
 const blankAsUnset = (env: NodeJS.ProcessEnv) =>
   Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -20,6 +27,11 @@ const schema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     HOST: z.string().default('127.0.0.1'),
     PORT: port.default(3000),
+    // `off` (or 0) serves no /metrics (null here: undefined would mean the default); a port 0
+    // would be a random one no scraper could find.
+    METRICS_PORT: z
+      .union([z.enum(['off', 'OFF', '0']).transform(() => null), port], { error: 'must be a port (1–65535) or off' })
+      .default(9464),
     PUBLIC_URL: optionalUrl,
     DATA_DIR: z.string().default('./data'),
     TOOL_CACHE_DIR: z.string().optional(),
@@ -111,6 +123,16 @@ const schema = z
     PRODIGI_BASE_URL: z.url().default('https://api.prodigi.com'),
 
     OPS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\/[^/?#\s]+/i, 'must be an smtp:// or smtps:// URL, user and password in it: smtps://user:password@mail.example.com:465')
+      .refine(isUrl, 'must be an smtp:// or smtps:// URL (percent-encode @, : and / in the user name and password)')
+      .optional(),
+    EMAIL_FROM: z
+      .string()
+      .regex(/^([^<>\r\n]*<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/, 'must be an address, or a name and an address: stickerflow <orders@example.com>')
+      .default('stickerflow <no-reply@localhost>'),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
@@ -174,6 +196,8 @@ export interface Config {
    * `newCustomersPerHour`: customers (each with the starter credits) one address may make per hour.
    */
   http: { host: string; port: number; publicUrl: string; trustProxy: boolean; uploadsPerMinute: number; newCustomersPerHour: number };
+  /** Port of this process's `GET /metrics` (on `http.host`); undefined: off. */
+  metricsPort?: number;
   dataDir: string;
   toolCacheDir: string;
   temporal: {
@@ -257,6 +281,11 @@ export interface Config {
    * (PRINTER=sim with local payments, where nothing real is at stake) and absent otherwise.
    */
   opsToken?: string;
+  /**
+   * Emails to shoppers: over SMTP when `smtpUrl` is set (SMTP_URL, its password inside: never
+   * printed), else written as .eml files into `outboxDir` (DATA_DIR/outbox). `from`: EMAIL_FROM.
+   */
+  email: { smtpUrl?: string; from: string; outboxDir: string };
 }
 
 export class ConfigError extends Error {
@@ -287,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadsPerMinute: e.UPLOADS_PER_MINUTE,
       newCustomersPerHour: e.NEW_CUSTOMERS_PER_HOUR,
     },
+    metricsPort: e.METRICS_PORT ?? undefined,
     dataDir,
     toolCacheDir,
     temporal: {
@@ -369,6 +399,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           : undefined,
     },
     opsToken: e.OPS_TOKEN,
+    email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM, outboxDir: path.join(dataDir, 'outbox') },
   };
 }
 
@@ -385,7 +416,8 @@ export function redactConfig(config: Config): unknown {
       return '***';
     }
   };
-  const maskPassword = (v: string | undefined) => v?.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  /** The user name stays; the password, up to the authority's last @ (as URL parsers read it), goes. */
+  const maskPassword = (v: string | undefined) => v?.replace(/\/\/([^:/@]*):[^/]*@/, '//$1:***@');
   return {
     ...config,
     temporal: { ...config.temporal, apiKey: mask(config.temporal.apiKey) },
@@ -393,6 +425,7 @@ export function redactConfig(config: Config): unknown {
     opsToken: mask(config.opsToken),
     models: { ...config.models, fal: config.models.fal ? { ...config.models.fal, key: '***' } : undefined },
     databaseUrl: maskPassword(config.databaseUrl),
+    email: { ...config.email, smtpUrl: maskPassword(config.email.smtpUrl) },
     payments: {
       ...config.payments,
       webhookSecret: mask(config.payments.webhookSecret),

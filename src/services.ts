@@ -20,6 +20,7 @@ import { migrate } from './db/migrations.js';
 import { CreditLedger } from './ledger/ledger.js';
 import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
+import { watchProviderSlots } from './metrics/registry.js';
 import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
 import { createModelBackend } from './models/index.js';
 import { PrintFileUrls } from './orders/print-file-url.js';
@@ -150,6 +151,8 @@ export async function launchWorker(config: Config, services: Services, target: T
   const groups = createActivityGroups({
     ledger: services.ledger,
     creditPurchases: services.creditPurchases,
+    animations: services.animations,
+    orders: services.orders,
     alertChannels: createAlertChannels(config.alerts),
     temporalUiUrl: temporal.uiUrl,
     namespace: temporal.namespace,
@@ -174,9 +177,14 @@ export async function launchWorker(config: Config, services: Services, target: T
     [...queues].map(([taskQueue, q]) => createWorker({ connection, namespace: temporal.namespace, taskQueue, maxCachedWorkflows: temporal.workflowCache, ...q })),
   );
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
+  // Where the model steps run, /metrics reports the provider's slots (read at scrape time).
+  const unwatchSlots = temporal.workerRoles.includes('ai')
+    ? watchProviderSlots(models.name, config.models.concurrency, () => services.providerSlots.inUse(models.name))
+    : () => undefined;
   return {
     done,
     async stop() {
+      unwatchSlots();
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
       await models.close(); // after the activities: none is left waiting on a thread

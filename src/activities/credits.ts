@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { CreditPurchases } from '../credits/purchases.js';
 import { LedgerError, type CreditLedger, type Revoke } from '../ledger/ledger.js';
+import { counted, creditRevokes } from '../metrics/registry.js';
 import { PaymentRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
 import { purchaseGrantKey } from '../workflows/credit-purchase/api.js';
 
@@ -77,14 +78,17 @@ export function createCreditActivities(deps: CreditActivityDeps) {
       amountCents: number;
       amountRefundedCents: number;
     }): Promise<Revoke> {
-      return finalOnRefusal(() =>
-        deps.ledger.revoke({
-          grantKey: purchaseGrantKey(input.paymentIntentId),
-          totalRevoked: creditsToRevoke(input.credits, input.amountCents, input.amountRefundedCents),
-          // The refund's running total names it: a redelivered notice is the same revoke.
-          idempotencyKey: `credits:revoke:${input.paymentIntentId}:${input.amountRefundedCents}`,
-          reason: `refund of credit pack purchase ${input.purchaseId}`,
-        }),
+      const outcome = (r: Revoke) => (r.status === 'nothing_granted' ? 'nothing_granted' : r.shortfall > 0 ? 'shortfall' : 'revoked');
+      return counted(creditRevokes, {}, outcome, () =>
+        finalOnRefusal(() =>
+          deps.ledger.revoke({
+            grantKey: purchaseGrantKey(input.paymentIntentId),
+            totalRevoked: creditsToRevoke(input.credits, input.amountCents, input.amountRefundedCents),
+            // The refund's running total names it: a redelivered notice is the same revoke.
+            idempotencyKey: `credits:revoke:${input.paymentIntentId}:${input.amountRefundedCents}`,
+            reason: `refund of credit pack purchase ${input.purchaseId}`,
+          }),
+        ),
       );
     },
   };

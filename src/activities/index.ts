@@ -9,6 +9,9 @@ import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
 import { createAnimationActivities, type AnimationActivityDeps } from './animation.js';
 import { createCreditActivities } from './credits.js';
+import { createRecordActivities } from './records.js';
+import type { AnimationRepository } from '../animations/repository.js';
+import type { OrderRepository } from '../orders/repository.js';
 import type { CreditPurchases } from '../credits/purchases.js';
 import { createLedgerActivities } from './ledger.js';
 import { createOrderActivities, type OrderActivityDeps } from './orders.js';
@@ -18,6 +21,9 @@ import type { PrintAdapter } from '../print-adapters/port.js';
 export interface ActivityDeps {
   ledger: CreditLedger;
   creditPurchases: CreditPurchases;
+  /** Where the workflows' records go (the tables pages read). */
+  animations: AnimationRepository;
+  orders: OrderRepository;
   alertChannels: AlertChannel[];
   temporalUiUrl: string;
   namespace: string;
@@ -45,6 +51,7 @@ export function createActivityGroups(deps: ActivityDeps) {
     workflows: {
       ...createLedgerActivities(deps),
       ...createCreditActivities(deps),
+      ...createRecordActivities(deps),
       ...orderSteps,
       ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
     },

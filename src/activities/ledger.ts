@@ -1,5 +1,6 @@
 /** Activities over the credit ledger. Both are idempotent by key, so Temporal may retry them freely. */
 import { ApplicationFailure } from '@temporalio/activity';
+import { counted, refunds } from '../metrics/registry.js';
 import { CreditLedger, LedgerError, type Charge, type ChargeRequest, type Refund, type RefundRequest } from '../ledger/ledger.js';
 
 /** Ledger rule violations are final; anything else (database down) is retried. */
@@ -18,7 +19,7 @@ export function createLedgerActivities(deps: { ledger: CreditLedger }) {
       return ledgerCall(() => deps.ledger.charge(req));
     },
     async refundCredits(req: RefundRequest): Promise<Refund> {
-      return ledgerCall(() => deps.ledger.refund(req));
+      return counted(refunds, { kind: 'credits' }, (r) => r.status, () => ledgerCall(() => deps.ledger.refund(req)));
     },
   };
 }

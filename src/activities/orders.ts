@@ -6,6 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { counted, refunds } from '../metrics/registry.js';
 import { PRINT_FILE_NAME, PRINTER_LINK_SECONDS, type PrintFileUrls } from '../orders/print-file-url.js';
 import { orderKey } from '../orders/repository.js';
 import type { Product, ShippingAddress } from '../orders/product.js';
@@ -146,7 +147,8 @@ export function createOrderActivities(deps: OrderActivityDeps) {
       reason: string;
     }): Promise<RefundResult> {
       const { provider, ...req } = input;
-      return vendorCall(() => payments(provider).refund(req));
+      const outcome = (r: RefundResult) => (r.status === 'succeeded' ? 'refunded' : 'pending');
+      return counted(refunds, { kind: 'payment' }, outcome, () => vendorCall(() => payments(provider).refund(req)));
     },
   };
 }

@@ -1,5 +1,10 @@
-/** The animations table: ids, the customer's idempotency keys, and the QR viewer tokens. */
+/**
+ * The animations table: ids, the customer's idempotency keys, the QR viewer tokens, and the
+ * animation's record (its status as the workflow last wrote it), which pages read and which
+ * outlives Temporal's retention.
+ */
 import type { Database } from '../db/database.js';
+import type { AnimationStatus } from '../workflows/animation/api.js';
 import { randomId } from '../customers/customers.js';
 
 /** The blob-store folder of an animation's files: `animations/<id>`. */
@@ -28,6 +33,8 @@ export interface AnimationRecord {
   customerId: string;
   idempotencyKey: string | null;
   viewerToken: string;
+  /** The status its workflow last recorded; undefined for animations from before records. */
+  status?: AnimationStatus;
 }
 
 interface Row {
@@ -35,6 +42,7 @@ interface Row {
   customer_id: string;
   idempotency_key: string | null;
   viewer_token: string;
+  record: AnimationStatus | string | null;
 }
 
 const fromRow = (r: Row): AnimationRecord => ({
@@ -42,6 +50,7 @@ const fromRow = (r: Row): AnimationRecord => ({
   customerId: r.customer_id,
   idempotencyKey: r.idempotency_key,
   viewerToken: r.viewer_token,
+  status: typeof r.record === 'string' ? (JSON.parse(r.record) as AnimationStatus) : (r.record ?? undefined),
 });
 
 export class AnimationRepository {
@@ -84,5 +93,13 @@ export class AnimationRepository {
 
   async delete(id: string): Promise<void> {
     await this.db.query('DELETE FROM animations WHERE id = $1', [id]);
+  }
+
+  /** Writes the workflow's status unless a later one (higher `seq`) is there already. */
+  async saveStatus(id: string, seq: number, status: AnimationStatus): Promise<void> {
+    await this.db.query(
+      `UPDATE animations SET status = $2, record = $3, record_seq = $4, updated_at = now() WHERE id = $1 AND record_seq < $4`,
+      [id, status.status, JSON.stringify(status), seq],
+    );
   }
 }

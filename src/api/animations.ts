@@ -140,7 +140,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
 
   router.get('/api/animations/:id', async (ctx) => {
     const record = await load(ctx.params.id!);
-    const status = await queryStatus(deps.temporal, record.id);
+    const status = await queryStatus(deps.temporal, record.id, record.status);
     const viewerUrl = `${deps.publicUrl}${links(record).viewer}`;
     // The finished files are served only under the viewer token (src/web/viewer.ts), never under
     // the animation id, which travels in the page's URL; nothing else of the animation is served.
@@ -168,7 +168,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     const handle = deps.temporal.workflow.getHandle(animationWorkflowId(record.id));
     const lastSeen = Number.parseInt(ctx.get('last-event-id') || String(ctx.query.lastEventId ?? '0'), 10);
     let after = Number.isFinite(lastSeen) && lastSeen > 0 ? lastSeen : 0;
-    await queryStatus(deps.temporal, record.id); // 404s before the stream opens
+    await queryStatus(deps.temporal, record.id, record.status); // 404s before the stream opens
 
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
@@ -198,14 +198,26 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
   return router;
 }
 
-export async function queryStatus(temporal: Client, animationId: string): Promise<AnimationStatus> {
+/**
+ * The animation's status: its record in the database once it has ended (the workflow wrote it,
+ * and Temporal may have deleted the workflow since); while it runs, the live answer of its
+ * workflow, and the record when the workflow cannot answer quickly (workers down).
+ */
+export async function queryStatus(temporal: Client, animationId: string, recorded?: AnimationStatus): Promise<AnimationStatus> {
+  if (recorded && recorded.status !== 'running') return recorded;
   try {
-    return await temporal.workflow.getHandle(animationWorkflowId(animationId)).query(animationStatusQuery);
+    const handle = temporal.workflow.getHandle(animationWorkflowId(animationId));
+    // A query needs a worker: without one it would wait; the record answers instead.
+    return await (recorded ? temporal.withDeadline(Date.now() + LIVE_QUERY_MS, () => handle.query(animationStatusQuery)) : handle.query(animationStatusQuery));
   } catch (err) {
+    if (recorded) return recorded;
     if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no animation with that id');
     throw err;
   }
 }
+
+/** How long a page waits for a running workflow's own answer before it shows the record. */
+export const LIVE_QUERY_MS = 2000;
 
 function asHttp(err: unknown): never {
   if (err instanceof PhotoRejected) throw new HttpError(err.status, err.code, err.message);

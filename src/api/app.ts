@@ -2,6 +2,7 @@
 import type Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../logger.js';
+import { countRequests } from '../metrics/http.js';
 import { errorMiddleware } from './errors.js';
 import { healthRoutes, type Probe } from './health.js';
 import { securityHeaders } from './security.js';
@@ -25,6 +26,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ keys: deps.keys });
   app.proxy = deps.trustProxy ?? false;
   app.maxIpsCount = app.proxy ? 1 : 0;
+  app.use(countRequests()); // outermost: it sees the status the error middleware answers with
   app.use(securityHeaders({ https: deps.https ?? false }));
   app.use(errorMiddleware(deps.logger));
   for (const router of [healthRoutes(deps.probes), ...(deps.routers ?? [])]) {

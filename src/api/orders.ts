@@ -32,7 +32,10 @@ import {
   type OrderTiming,
   type OrderView,
 } from '../workflows/sticker-order/api.js';
-import { queryStatus } from './animations.js';
+import { LIVE_QUERY_MS, queryStatus } from './animations.js';
+
+/** An order in one of these states moves no more: its record is the whole story. */
+const ORDER_ENDED = new Set(['delivered', 'failed', 'cancelled']);
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
 
@@ -140,10 +143,19 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
     refund: v.refund,
     error: v.error,
   });
+  /**
+   * The order as its record in the database has it once it has ended (Temporal may have deleted
+   * the workflow since); while it runs, its workflow's live answer, or the record when the
+   * workflow cannot answer quickly (workers down).
+   */
   const readView = async (record: OrderRecord): Promise<OrderView> => {
+    const recorded = record.view;
+    if (recorded && ORDER_ENDED.has(recorded.status)) return recorded;
     try {
-      return await handle(record).query(orderStatusQuery);
+      const query = () => handle(record).query(orderStatusQuery);
+      return await (recorded ? deps.temporal.withDeadline(Date.now() + LIVE_QUERY_MS, query) : query());
     } catch (err) {
+      if (recorded) return recorded;
       if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no order with that id and access token');
       throw err;
     }
@@ -168,7 +180,8 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
     const body = parseOr400(orderRequestSchema, await readJson(ctx));
     const animation = await deps.animations.get(body.animationId);
     if (!animation) throw new HttpError(404, 'not_found', 'no animation with that id');
-    let buddy = await queryStatus(deps.temporal, animation.id);
+    // From the animation's record when it has ended: reorders work whatever Temporal still remembers.
+    let buddy = await queryStatus(deps.temporal, animation.id, animation.status);
     if (buddy.status === 'failed') throw new HttpError(409, 'animation_failed', 'this animation failed: stickers cannot be made of it');
 
     const price = priceOf(body.product);

@@ -17,6 +17,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Stripe from 'stripe';
 import type { Logger } from '../logger.js';
+import { countWebhooks } from '../metrics/http.js';
 import type { OrderRecord, OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { DeliveryFailed, type LocalPayments } from '../payments/local.js';
 import { WebhookRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
@@ -127,7 +128,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
   const router = new Router();
   const { mismatch, providerOf } = orderLookups(deps);
 
-  router.post('/webhooks/stripe', deps.limitWebhooks ?? noLimit, async (ctx) => {
+  router.post('/webhooks/stripe', countWebhooks(() => SOURCE), deps.limitWebhooks ?? noLimit, async (ctx) => {
     const raw = await readRawBody(ctx);
     const event = badRequestOn('invalid_signature', () => verifyEvent(raw, ctx.get('stripe-signature') || undefined, deps.webhookSecret));
     if (await deps.events.seen(SOURCE, event.id)) {

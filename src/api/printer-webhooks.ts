@@ -7,6 +7,7 @@
 import Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { countWebhooks } from '../metrics/http.js';
 import type { OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { MalformedWebhook, type PrintAdapter, type PrinterEvent, type WebhookRequest } from '../print-adapters/port.js';
 import { orderWorkflowId, printerEventSignal } from '../workflows/sticker-order/api.js';
@@ -28,7 +29,10 @@ export const printerEventSource = (printerId: string) => `printer:${printerId}`;
 export function printerWebhookRoutes(deps: PrinterWebhookDeps): Router {
   const router = new Router();
 
-  router.post('/webhooks/printers/:printerId', deps.limitWebhooks ?? noLimit, async (ctx) => {
+  // Only printers we configured name a source: a made-up id in the path must not make a series.
+  const sourceOf = (printerId: string) => (deps.adapters.has(printerId) ? printerEventSource(printerId) : 'printer:unknown');
+
+  router.post('/webhooks/printers/:printerId', countWebhooks((ctx) => sourceOf(ctx.params.printerId!)), deps.limitWebhooks ?? noLimit, async (ctx) => {
     const adapter = deps.adapters.get(ctx.params.printerId!);
     if (!adapter) {
       ctx.req.resume();

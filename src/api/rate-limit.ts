@@ -9,6 +9,7 @@
 import type { Context, Middleware } from 'koa';
 import { isIPv6 } from 'node:net';
 import type { RateLimiter } from '../limits/rate-limits.js';
+import { rateLimited } from '../metrics/registry.js';
 import { HttpError } from './errors.js';
 
 export interface RateLimitOptions {
@@ -39,6 +40,7 @@ export function rateLimit(limiter: RateLimiter, opts: RateLimitOptions = {}): Mi
     const verdict = await limiter.consume(clientKey(ctx.ip));
     if (!verdict.allowed && opts.whenLimited === 'mark') {
       ctx.state.rateLimited = true;
+      rateLimited.inc({ limit: limiter.what });
     } else if (!verdict.allowed) {
       refuse(ctx, limiter, verdict.retryAfterSeconds);
     }
@@ -53,6 +55,7 @@ export async function enforceLimit(ctx: Context, limiter: RateLimiter): Promise<
 }
 
 function refuse(ctx: Context, limiter: RateLimiter, retryAfterSeconds: number): never {
+  rateLimited.inc({ limit: limiter.what });
   ctx.req.resume(); // drain the upload we will not read
   ctx.set('Retry-After', String(retryAfterSeconds));
   const { points, durationSeconds } = limiter.rule;

@@ -1,6 +1,7 @@
 /** What every entry point shares: config errors as plain messages, and ordered shutdown on signals. */
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { serveMetrics, type MetricsEndpoint } from '../metrics/server.js';
 
 export function loadConfigOrExit(): Config {
   try {
@@ -42,4 +43,14 @@ export function requireSharedDatabase(config: Config, role: string): void {
 /** TEMPORAL_ADDRESS, or a dev server already running on this machine at TEMPORAL_PORT. */
 export function temporalTarget(config: Config) {
   return { ...config.temporal, address: config.temporal.address ?? `127.0.0.1:${config.temporal.devServerPort}` };
+}
+
+/**
+ * This process's `GET /metrics` on METRICS_PORT (bound to HOST, as the app is), with the SDK's
+ * metrics when it runs a worker; undefined when off, or when the port is taken (logged: the
+ * process runs on without it).
+ */
+export async function startMetrics(config: Config, logger: Logger, temporalSdkUrl?: string): Promise<MetricsEndpoint | undefined> {
+  if (config.metricsPort === undefined) return undefined;
+  return serveMetrics({ host: config.http.host, port: config.metricsPort, logger, temporalSdkUrl });
 }

@@ -12,12 +12,12 @@ import { connectClient } from '../temporal/connection.js';
 import { startEmbeddedTemporal } from '../temporal/dev-server.js';
 import { assertPortsFree, PortsTakenError } from '../temporal/ports.js';
 import { installTemporalRuntime } from '../worker.js';
-import { loadConfigOrExit, shutdownOnSignals, temporalTarget } from './process.js';
+import { loadConfigOrExit, shutdownOnSignals, startMetrics, temporalTarget } from './process.js';
 
 async function main() {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
-  installTemporalRuntime(config.logLevel);
+  const sdkMetricsUrl = await installTemporalRuntime(config.logLevel, { metrics: config.metricsPort !== undefined, logger });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const { onStop, stopAll } = shutdownOnSignals(logger, say);
 
@@ -54,6 +54,9 @@ async function main() {
     onStop(() => client.connection.close());
     const server: Server = await startApi(config, services, client, logger);
     onStop(() => stopHttpServer(server));
+    // One endpoint for this one process: the worker's SDK metrics and the app's together.
+    const metrics = await startMetrics(config, logger, sdkMetricsUrl);
+    if (metrics) onStop(() => metrics.close());
 
     say('');
     say('stickerflow is running');
@@ -65,6 +68,7 @@ async function main() {
     say(`  Models:       ${config.models.backend === 'fal' ? 'fal.ai (FAL_KEY), moderation and analysis on this CPU' : 'local, on this CPU'}`);
     say(`  Payments:     ${describePayments(config)}`);
     say(`  Printer:      ${describePrinter(config)}`);
+    say(`  Metrics:      ${metrics?.url ?? (config.metricsPort === undefined ? 'off (METRICS_PORT=off)' : 'not served (see the error above)')}`);
     say('Press Ctrl-C to stop.');
   } catch (err) {
     if (err instanceof PortsTakenError) {

@@ -5,14 +5,16 @@
 import { createLogger } from '../logger.js';
 import { launchWorker, openServices } from '../services.js';
 import { installTemporalRuntime } from '../worker.js';
-import { loadConfigOrExit, requireSharedDatabase, shutdownOnSignals, temporalTarget } from './process.js';
+import { loadConfigOrExit, requireSharedDatabase, shutdownOnSignals, startMetrics, temporalTarget } from './process.js';
 
 const config = loadConfigOrExit();
 requireSharedDatabase(config, 'worker');
 const logger = createLogger(config.logLevel);
-installTemporalRuntime(config.logLevel);
+const sdkMetricsUrl = await installTemporalRuntime(config.logLevel, { metrics: config.metricsPort !== undefined, logger });
 const { onStop, stopAll } = shutdownOnSignals(logger, (l) => logger.info(l));
 try {
+  const metrics = await startMetrics(config, logger, sdkMetricsUrl);
+  if (metrics) onStop(() => metrics.close());
   const services = await openServices(config);
   onStop(() => services.close());
   const target = temporalTarget(config);
@@ -24,6 +26,7 @@ try {
     temporal: target.address,
     namespace: target.namespace,
     queues: Object.fromEntries(workerRoles.map((role) => [role, queues[role]])),
+    metrics: metrics?.url ?? 'off',
   });
   await worker.done.catch((err) => {
     logger.error('worker stopped unexpectedly', { error: String(err) });

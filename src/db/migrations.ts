@@ -240,6 +240,57 @@ export const migrations: Migration[] = [
       ALTER TABLE local_payment_sessions ALTER COLUMN email DROP NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'emails sent',
+    sql: `
+      -- Emails to shoppers, one row per idempotency key: claimed ('sending') before the message
+      -- goes out and marked 'sent' after, so a retry never sends a sent message again. A claim
+      -- left 'sending' past its lease (a crashed worker) or ended 'unknown' (the connection was
+      -- lost after the server had the message) is sent again as a possible duplicate. What the
+      -- operator console lists as the emails of an order.
+      CREATE TABLE emails_sent (
+        idempotency_key    TEXT PRIMARY KEY,
+        kind               TEXT NOT NULL,
+        -- the order (or animation) it is about
+        reference          TEXT NOT NULL,
+        recipient          TEXT NOT NULL,
+        subject            TEXT NOT NULL,
+        message_id         TEXT NOT NULL,
+        -- smtp, or outbox (then outbox_file names the .eml under DATA_DIR/outbox)
+        transport          TEXT NOT NULL,
+        outbox_file        TEXT,
+        status             TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'unknown', 'failed', 'refused')),
+        attempts           INTEGER NOT NULL DEFAULT 1,
+        -- some copy went out after an attempt whose outcome is unknown: there may be two
+        possible_duplicate BOOLEAN NOT NULL DEFAULT false,
+        last_error         TEXT,
+        claimed_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
+        sent_at            TIMESTAMPTZ,
+        created_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
+        CHECK ((status = 'sent') = (sent_at IS NOT NULL))
+      );
+      CREATE INDEX emails_sent_by_reference ON emails_sent (reference, created_at);
+    `,
+  },
+  {
+    version: 10,
+    name: 'records of animations and orders',
+    sql: `
+      -- What the workflows last recorded (by activity, as they move): pages and lists read these,
+      -- so a buddy or an order still shows after Temporal has deleted its workflow. record_seq
+      -- keeps only the newest write of a run (a retried older write changes nothing).
+      ALTER TABLE animations ADD COLUMN status TEXT;
+      ALTER TABLE animations ADD COLUMN record JSONB;
+      ALTER TABLE animations ADD COLUMN record_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE animations ADD COLUMN updated_at TIMESTAMPTZ;
+      ALTER TABLE orders ADD COLUMN status TEXT;
+      ALTER TABLE orders ADD COLUMN record JSONB;
+      ALTER TABLE orders ADD COLUMN record_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE orders ADD COLUMN updated_at TIMESTAMPTZ;
+      CREATE INDEX orders_by_status ON orders (status, updated_at);
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

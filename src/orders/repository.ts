@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../customers/customers.js';
 import type { Database } from '../db/database.js';
+import type { OrderView } from '../workflows/sticker-order/api.js';
 
 /** Where an order's files live in the blob store: `orders/<id>/<name>`. */
 export const orderKey = (orderId: string, name: string) => `orders/${orderId}/${name}`;
@@ -21,6 +22,8 @@ export interface OrderRecord {
   amountCents: number;
   currency: string;
   createdAt: string;
+  /** The order as its workflow last recorded it; undefined for orders from before records. */
+  view?: OrderView;
 }
 
 interface Row {
@@ -34,6 +37,7 @@ interface Row {
   amount_cents: number;
   currency: string;
   created_at: Date | string;
+  record: OrderView | string | null;
 }
 
 const fromRow = (r: Row): OrderRecord => ({
@@ -46,6 +50,7 @@ const fromRow = (r: Row): OrderRecord => ({
   amountCents: r.amount_cents,
   currency: r.currency,
   createdAt: new Date(r.created_at).toISOString(),
+  view: typeof r.record === 'string' ? (JSON.parse(r.record) as OrderView) : (r.record ?? undefined),
 });
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -91,6 +96,14 @@ export class OrderRepository {
     const given = Buffer.from(sha256(accessToken), 'hex');
     const stored = Buffer.from(row.access_token_sha256, 'hex');
     return given.length === stored.length && timingSafeEqual(given, stored) ? fromRow(row) : undefined;
+  }
+
+  /** Writes the workflow's view of the order unless a later one (higher `seq`) is there already. */
+  async saveView(id: string, seq: number, view: OrderView): Promise<void> {
+    await this.db.query(
+      `UPDATE orders SET status = $2, record = $3, record_seq = $4, updated_at = now() WHERE id = $1 AND record_seq < $4`,
+      [id, view.status, JSON.stringify(view), seq],
+    );
   }
 
   /** Removes an order that never got its workflow (a failed start), so nothing half-made stays. */

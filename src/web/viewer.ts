@@ -282,7 +282,10 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     const cached = unfinished.get(record.id);
     if (cached && cached.until > Date.now()) return cached.state;
     let state: State = { kind: 'pending' };
-    if (deps.temporal) {
+    if (record.status && record.status.status !== 'running') {
+      // Its record says it ended, and its files are not all there: failed (or removed since).
+      state = { kind: 'failed' };
+    } else if (deps.temporal) {
       try {
         const { status } = await deps.temporal.workflow.getHandle(animationWorkflowId(record.id)).describe();
         // Completed without its files (removed since?) is as unavailable as failed.

@@ -1,6 +1,6 @@
 /**
- * `npm start` as a user runs it: the embedded stack comes up and prints its URLs, answers /readyz
- * and serves the Temporal UI; Ctrl-C leaves nothing listening; a second start reuses the data;
+ * `npm start` as a user runs it: the embedded stack comes up and prints its URLs, answers /readyz,
+ * serves the Temporal UI and one /metrics with the worker's SDK metrics and the app's; Ctrl-C leaves nothing listening; a second start reuses the data;
  * a port already taken gives a clear message; even a SIGKILL leaves no orphan Temporal server.
  */
 import { Client, Connection } from '@temporalio/client';
@@ -15,16 +15,17 @@ import { eventually, freePort, launchEntry, type Launched } from '../support/pro
 import { temporalCliPath } from '../support/temporal.js';
 
 let env: Record<string, string>;
-let ports: { app: number; temporal: number; ui: number };
+let ports: { app: number; temporal: number; ui: number; metrics: number };
 
 beforeAll(async () => {
-  ports = { app: await freePort(), temporal: await freePort(), ui: await freePort() };
+  ports = { app: await freePort(), temporal: await freePort(), ui: await freePort(), metrics: await freePort() };
   env = {
     PATH: process.env.PATH!,
     HOME: process.env.HOME ?? os.homedir(),
     PORT: String(ports.app),
     TEMPORAL_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
+    METRICS_PORT: String(ports.metrics),
     DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'stickerflow-start-')),
     TEMPORAL_CLI_PATH: temporalCliPath(),
     LOG_LEVEL: 'warn',
@@ -43,7 +44,7 @@ async function untilRunning(s: Launched, timeoutMs = 90_000) {
 }
 
 async function allPortsFree(): Promise<boolean> {
-  const free = await Promise.all([ports.app, ports.temporal, ports.ui].map((p) => portIsFree(p)));
+  const free = await Promise.all([ports.app, ports.temporal, ports.ui, ports.metrics].map((p) => portIsFree(p)));
   return free.every(Boolean);
 }
 
@@ -59,6 +60,15 @@ describe('npm start (embedded stack)', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ checks: { temporal: 'ok', database: 'ok' } });
     expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+
+    // One scrape target for the one process: the app's request counters and the worker's pollers.
+    expect(s.output()).toContain(`Metrics:      http://127.0.0.1:${ports.metrics}/metrics`);
+    let scraped = '';
+    const both = await eventually(async () => {
+      scraped = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+      return /^stickerflow_http_requests_total\{method="GET",route="\/readyz",status="200"\} [1-9]/m.test(scraped) && /^temporal_num_pollers\{.*\} [1-9]/m.test(scraped);
+    });
+    expect(both, scraped).toBe(true);
 
     // Leave a workflow behind (on a queue no worker polls) to find again after the restart.
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, AnimationActivities } from '../../src/activities/index.js';
 import type { PaymentReceived } from '../../src/payments/port.js';
 import type { PrinterEvent, PrinterEventType, PrintOrderSnapshot } from '../../src/print-adapters/port.js';
-import type { OrderInput } from '../../src/workflows/sticker-order/api.js';
+import type { OrderInput, OrderView } from '../../src/workflows/sticker-order/api.js';
 import { RecordingAlertChannel } from './recording-alerts.js';
 
 /** The printer as the workflow's activities see it: orders by our id, their stage, a cancel switch. */
@@ -40,6 +40,9 @@ export class OrderWorld {
   readonly renderedArt: string[] = [];
   readonly printer = new FakePrinter();
   readonly payments = new FakePayments();
+  /** The view each order last recorded (what the orders table would hold). */
+  readonly records = new Map<string, OrderView>();
+  private readonly recordSeqs = new Map<string, number>();
 
   /** The order workflow's activities (and the alert activity), scripted; `overrides` replace single ones. */
   activities(overrides: Partial<Activities> = {}): Partial<Activities> {
@@ -50,6 +53,13 @@ export class OrderWorld {
     };
     return {
       ...createAlertActivities({ channels: [this.alerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
+      // The records the workflows write as they move: the latest of each order (not in `calls`).
+      recordOrder: async (i) => {
+        const seen = this.recordSeqs.get(i.orderId) ?? 0;
+        if (i.seq > seen) this.records.set(i.orderId, i.view);
+        this.recordSeqs.set(i.orderId, Math.max(seen, i.seq));
+      },
+      recordAnimation: async () => undefined,
       renderPrintFile: rec('renderPrintFile', async (i) => {
         this.renderedArt.push(i.artKey);
         return { printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 };

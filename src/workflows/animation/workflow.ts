@@ -27,6 +27,8 @@ import type { Activities } from '../../activities/index.js';
 import { ALERT } from '../shared/activity-options.js';
 import { describeFailure, PaidWork } from '../shared/paid-work.js';
 import { Progress } from '../shared/progress.js';
+import { RECORD } from '../shared/activity-options.js';
+import { startRecording } from '../shared/recorder.js';
 import { animationFailedSignal, artReadySignal, orderWorkflowId, STICKER_ORDER_WORKFLOW_TYPE } from '../sticker-order/api.js';
 import {
   ANIMATION_FAILED,
@@ -95,6 +97,8 @@ const DISCARD: ActivityOptions = {
  *   that discard.
  */
 const DISCARD_FILES_PATCH = 'discard-animation-files';
+/** The workflow's status is written to the database as it moves (`startRecording`). */
+const RECORDS_PATCH = 'records-in-database';
 const SETTLED_TRANSCODE_PATCH = 'transcode-settles-before-failing';
 
 export async function AnimationWorkflow(input: AnimationInput): Promise<AnimationAssets> {
@@ -124,6 +128,10 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
   });
   setHandler(animationStatusQuery, status);
   setHandler(animationEventsQuery, (afterId: number) => progress.after(afterId));
+  const { recordAnimation } = proxyActivities<Activities>(RECORD);
+  const recording = patched(RECORDS_PATCH)
+    ? startRecording(status, (seq, record) => recordAnimation({ animationId: input.animationId, seq, status: record }))
+    : undefined;
 
   // Stickers ordered while the buddy is being made: each order is a child that outlives this
   // workflow (ABANDON); it gets the art when it is ready, or hears that the animation failed.
@@ -229,5 +237,7 @@ export async function AnimationWorkflow(input: AnimationInput): Promise<Animatio
     await settleOrders();
     await discardFiles([]);
     throw err;
+  } finally {
+    await recording?.flush();
   }
 }

@@ -18,6 +18,13 @@ export const REFUND_FOR_A_WEEK: ActivityOptions = {
   retry: { initialInterval: '1 minute', backoffCoefficient: 2, maximumInterval: '1 hour' },
 };
 
+/** Writing a workflow's record to the database: retried for an hour (a later change writes it again anyway). */
+export const RECORD: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+};
+
 /** Operator alerts: retried for an hour, then given up (the outcome stays in history). */
 export const ALERT: ActivityOptions = {
   startToCloseTimeout: '30 seconds',

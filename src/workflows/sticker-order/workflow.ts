@@ -16,6 +16,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   type ActivityOptions,
@@ -25,7 +26,8 @@ import { msToNumber as ms } from '@temporalio/common/lib/time.js';
 import type { Activities } from '../../activities/index.js';
 import type { PaymentReceived } from '../../payments/port.js';
 import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port.js';
-import { ALERT, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
+import { ALERT, RECORD, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
+import { startRecording } from '../shared/recorder.js';
 import { describeFailure, failureType } from '../shared/paid-work.js';
 import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
 import {
@@ -96,6 +98,9 @@ class OrderEnded extends Error {
     super(reason);
   }
 }
+
+/** The order's view is written to the database as it moves (`startRecording`), behind this patch. */
+const RECORDS_PATCH = 'records-in-database';
 
 /** The workflow itself was cancelled (Temporal UI, CLI): the order ends, refunded, and stopped at the printer. */
 const OPERATOR_CANCEL = 'the order was cancelled by an operator (its workflow was cancelled)';
@@ -168,6 +173,9 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
 
   record('awaiting_payment', 'order placed');
   setHandler(orderStatusQuery, view);
+  const recording = patched(RECORDS_PATCH)
+    ? startRecording(view, (seq, v) => proxyActivities<Activities>(RECORD).recordOrder({ orderId, seq, view: v }))
+    : undefined;
   setHandler(paymentReceivedSignal, async (p) => {
     if (!payment) {
       payment = p;
@@ -310,6 +318,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   } finally {
     // A second payment's refund runs in its signal handler: let it finish.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    await recording?.flush();
   }
 
   async function fulfil(): Promise<OrderView> {

@@ -1,0 +1,20 @@
+/**
+ * The records activities: the workflows write their status to the database as they move
+ * (`src/workflows/shared/recorder.ts`), so pages and lists read the database rather than asking
+ * Temporal, and keep answering after Temporal's retention has deleted the workflow.
+ */
+import type { AnimationRepository } from '../animations/repository.js';
+import type { OrderRepository } from '../orders/repository.js';
+import type { AnimationStatus } from '../workflows/animation/api.js';
+import type { OrderView } from '../workflows/sticker-order/api.js';
+
+export function createRecordActivities(deps: { animations: AnimationRepository; orders: OrderRepository }) {
+  return {
+    async recordAnimation(input: { animationId: string; seq: number; status: AnimationStatus }): Promise<void> {
+      await deps.animations.saveStatus(input.animationId, input.seq, input.status);
+    },
+    async recordOrder(input: { orderId: string; seq: number; view: OrderView }): Promise<void> {
+      await deps.orders.saveView(input.orderId, input.seq, input.view);
+    },
+  };
+}
