@@ -5,9 +5,8 @@
  */
 import Router from '@koa/router';
 import type { Client } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type SignalDefinition } from '@temporalio/common';
 import type { Middleware } from 'koa';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { creditPack, presentPacks } from '../credits/packs.js';
 import type { CreditPurchase, CreditPurchases } from '../credits/purchases.js';
@@ -25,6 +24,7 @@ import {
 import { readJson } from './body.js';
 import { HttpError } from './errors.js';
 import { identify } from './identity.js';
+import { answerCheckoutReturn } from './checkout-return.js';
 import { noLimit } from './rate-limit.js';
 
 /** How long a pack's checkout can be paid: bought in one sitting (Stripe takes 30 minutes to 24 hours). */
@@ -84,29 +84,28 @@ interface HandOverDeps {
 }
 
 /**
- * Hands a matching payment to the purchase's workflow: a signal when it runs, else a new run
- * that starts with the signal (its grant is a no-op when the credits were added before).
+ * Tells the purchase's workflow: a signal when it runs, else a new run that starts with the
+ * signal (whatever it did before is a no-op by its ledger keys).
  */
-export async function handOverCreditPayment(deps: HandOverDeps, purchase: CreditPurchase, payment: PaymentReceived): Promise<void> {
-  await deps.creditPurchases.recordPayment(purchase.id, payment.paymentIntentId);
-  await deps.temporal.workflow.signalWithStart(CREDIT_PURCHASE_WORKFLOW_TYPE, {
+function tellPurchase<T>(deps: HandOverDeps, purchase: CreditPurchase, signal: SignalDefinition<[T]>, arg: T) {
+  return deps.temporal.workflow.signalWithStart(CREDIT_PURCHASE_WORKFLOW_TYPE, {
     workflowId: creditPurchaseWorkflowId(purchase.id),
     taskQueue: deps.taskQueue,
     args: [workflowInput(purchase)],
-    signal: creditPaymentSignal,
-    signalArgs: [payment],
+    signal,
+    signalArgs: [arg],
   });
+}
+
+/** Hands a matching payment to the purchase's workflow (its grant is a no-op when the credits were added before). */
+export async function handOverCreditPayment(deps: HandOverDeps, purchase: CreditPurchase, payment: PaymentReceived): Promise<void> {
+  await deps.creditPurchases.recordPayment(purchase.id, payment.paymentIntentId);
+  await tellPurchase(deps, purchase, creditPaymentSignal, payment);
 }
 
 /** Hands a refund of the purchase's payment to its workflow, the same way. */
 export async function handOverCreditRefund(deps: HandOverDeps, purchase: CreditPurchase, refund: PaymentRefunded): Promise<void> {
-  await deps.temporal.workflow.signalWithStart(CREDIT_PURCHASE_WORKFLOW_TYPE, {
-    workflowId: creditPurchaseWorkflowId(purchase.id),
-    taskQueue: deps.taskQueue,
-    args: [workflowInput(purchase)],
-    signal: creditRefundSignal,
-    signalArgs: [refund],
-  });
+  await tellPurchase(deps, purchase, creditRefundSignal, refund);
 }
 
 export function creditRoutes(deps: CreditRoutesDeps): Router {
@@ -193,13 +192,11 @@ export function creditRoutes(deps: CreditRoutesDeps): Router {
       }
       await handOverCreditPayment(deps, purchase, payment);
     };
-    const work = fulfil().catch((err: unknown) =>
-      deps.logger?.warn('credit checkout return: could not confirm the payment now (the webhook will)', { purchaseId, error: String(err) }),
-    );
-    await Promise.race([work, sleep(deps.returnWaitMs ?? 8000, undefined, { ref: false })]);
-    ctx.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-    ctx.status = 303;
-    ctx.redirect(`/?purchase=${encodeURIComponent(purchaseId.slice(0, 64))}`);
+    await answerCheckoutReturn(ctx, fulfil, {
+      waitMs: deps.returnWaitMs,
+      location: `/?purchase=${encodeURIComponent(purchaseId.slice(0, 64))}`,
+      onError: (err) => deps.logger?.warn('credit checkout return: could not confirm the payment now (the webhook will)', { purchaseId, error: String(err) }),
+    });
   });
 
   return router;

@@ -14,7 +14,6 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowH
 import { ApplicationFailure } from '@temporalio/common';
 import type { Middleware } from 'koa';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type Stripe from 'stripe';
 import type { Logger } from '../logger.js';
 import { countWebhooks } from '../metrics/http.js';
@@ -36,6 +35,7 @@ import {
 } from '../web/checkout-pages.js';
 import { readForm, readRawBody } from './body.js';
 import { HttpError } from './errors.js';
+import { answerCheckoutReturn } from './checkout-return.js';
 import { noLimit } from './rate-limit.js';
 
 /** The configured payment providers by id (an order names the one it was paid through). */
@@ -225,17 +225,16 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
       }
       await handOverPayment(deps, order, payment);
     };
-    const work = fulfil().catch((err: unknown) =>
-      deps.logger?.warn('checkout return: could not confirm the payment now (the webhook will)', { orderId, error: String(err) }),
-    );
-    await Promise.race([work, sleep(deps.returnWaitMs ?? 8000, undefined, { ref: false })]);
-    ctx.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
-    ctx.status = 303;
-    ctx.redirect(`/orders/${encodeURIComponent(orderId)}`);
+    await answerCheckoutReturn(ctx, fulfil, {
+      waitMs: deps.returnWaitMs,
+      location: `/orders/${encodeURIComponent(orderId)}`,
+      onError: (err) => deps.logger?.warn('checkout return: could not confirm the payment now (the webhook will)', { orderId, error: String(err) }),
+    });
   });
 
   return router;
 }
+
 
 /**
  * How a closed order ended, read from its history (no worker needed): the view it completed

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { EmailNotSent, type EmailTransport, type OutgoingEmail } from './port.js';
+import { EmailNotSent, mailOptions, type EmailTransport, type OutgoingEmail } from './port.js';
 
 /** `20260102T030405678Z`: fixed width, so the key starts at the same place in every name. */
 const STAMP_LENGTH = 19;
@@ -57,13 +57,7 @@ export class OutboxTransport implements EmailTransport {
 /** The raw RFC 5322 message, built by nodemailer's composer (what its SMTP transport sends). */
 function compose(email: OutgoingEmail): Promise<Buffer> {
   return new MailComposer({
-    from: email.from,
-    to: email.to,
-    subject: email.subject,
-    text: email.text,
-    html: email.html,
-    messageId: email.messageId,
-    headers: email.headers,
+    ...mailOptions(email),
     disableFileAccess: true,
     disableUrlAccess: true,
   })

@@ -72,6 +72,12 @@ export interface OutgoingEmail {
   headers: Record<string, string>;
 }
 
+/** The message as nodemailer takes it, for sending (SMTP) and for composing (the outbox) alike. */
+export function mailOptions(email: OutgoingEmail) {
+  const { from, to, subject, text, html, messageId, headers } = email;
+  return { from, to, subject, text, html, messageId, headers };
+}
+
 export interface EmailTransport {
   readonly kind: 'smtp' | 'outbox';
   /**

@@ -6,7 +6,7 @@
  * name the server by scheme, host and port alone.
  */
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
-import { EmailNotSent, EmailRefused, type EmailTransport, type OutgoingEmail } from './port.js';
+import { EmailNotSent, EmailRefused, mailOptions, type EmailTransport, type OutgoingEmail } from './port.js';
 
 /** Failures that happen before a message is handed over: nothing was delivered. */
 const BEFORE_HANDOVER = new Set(['EDNS', 'ETLS', 'EREQUIRETLS', 'EOAUTH2', 'ECONFIG', 'EPROXY']);
@@ -39,15 +39,7 @@ export class SmtpTransport implements EmailTransport {
 
   async deliver(email: OutgoingEmail): Promise<Record<string, never>> {
     try {
-      await this.mailer.sendMail({
-        from: email.from,
-        to: email.to,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        messageId: email.messageId,
-        headers: email.headers,
-      });
+      await this.mailer.sendMail(mailOptions(email));
       return {};
     } catch (err) {
       throw classify(err as NodemailerError, this.server);
