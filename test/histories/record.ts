@@ -23,6 +23,12 @@ import { paidFixtureWorkflow, paidStateQuery } from '../fixtures/workflows.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
+/**
+ * Recorded files are never written over: a workflow change recorded anew goes into files of its
+ * own, named with HISTORY_GENERATION (e.g. `-records` → `animation-succeeded-records.json`).
+ */
+const generation = process.env.HISTORY_GENERATION ?? '';
+const historyFile = (name: string) => path.join(here, `${name}${generation}.json`);
 const config = loadConfig();
 const executable = await resolveTemporalTestServer({ cacheDir: config.toolCacheDir, log: console.log });
 const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
@@ -65,7 +71,7 @@ await worker.runUntil(async () => {
     }
     await handle.result().catch(() => undefined);
     const file = path.join(here, `paid-work-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
     console.log(`recorded ${file}`);
   }
 });
@@ -92,6 +98,8 @@ const animationActivities = {
     transcodeAnimation: async (i: { animationId: string; format: string }) => ({ key: `animations/${i.animationId}/buddy.${i.format}`, bytes: 1 }),
     renderPoster: async (i: { animationId: string }) => ({ key: `animations/${i.animationId}/poster.png`, bytes: 1 }),
     discardAnimationFiles: async () => ({ deleted: 0 }),
+    recordAnimation: async () => undefined,
+    recordOrder: async () => undefined,
 };
 const animationWorkers = await Promise.all(
   ['record-animation', 'record-ai', 'record-media'].map((taskQueue, i) =>
@@ -122,8 +130,8 @@ await main!.runUntil(ai!.runUntil(media!.runUntil(async () => {
       ],
     });
     await handle.result().catch(() => undefined);
-    const file = path.join(here, `animation-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    const file = historyFile(`animation-${name}`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
     console.log(`recorded ${file}`);
   }
 })));
@@ -203,8 +211,8 @@ await orderWorker.runUntil(async () => {
       await handle.signal('printerEvent', { ...printerEvent(orderId, 'failed', 2), reason: 'print head jammed' });
     }
     await handle.result().catch(() => undefined);
-    const file = path.join(here, `sticker-order-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    const file = historyFile(`sticker-order-${name}`);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
     console.log(`recorded ${file}`);
   }
   if (wanted('animation-with-order')) {
@@ -224,7 +232,7 @@ await orderWorker.runUntil(async () => {
     await child.signal('printerEvent', printerEvent(orderId, 'delivered', 1));
     await child.result();
     for (const [file, h] of [['animation-with-order.json', parent], ['sticker-order-child.json', child]] as const) {
-      await writeFile(path.join(here, file), historyToJSON(await h.fetchHistory()));
+      await writeFile(path.join(here, file), historyToJSON(await h.fetchHistory()), { flag: 'wx' });
       console.log(`recorded ${path.join(here, file)}`);
     }
   }
@@ -281,7 +289,7 @@ await creditWorker.runUntil(async () => {
     }
     await handle.result();
     const file = path.join(here, `credit-purchase-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()));
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
     console.log(`recorded ${file}`);
   }
 });

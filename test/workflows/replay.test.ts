@@ -14,8 +14,10 @@ const load = async (f: string) => JSON.parse(await readFile(path.join(dir, f), '
 describe('replay of recorded histories', () => {
   it('has histories to replay', () => {
     expect(files).toEqual([
+      'animation-failed-records.json',
       'animation-failed.json',
       'animation-split-queues.json',
+      'animation-succeeded-records.json',
       'animation-succeeded.json',
       'animation-with-order.json',
       'credit-purchase-expired.json',
@@ -25,7 +27,9 @@ describe('replay of recorded histories', () => {
       'paid-work-failed-refunded.json',
       'paid-work-succeeded.json',
       'sticker-order-child.json',
+      'sticker-order-delivered-records.json',
       'sticker-order-delivered.json',
+      'sticker-order-failed-refunded-records.json',
       'sticker-order-failed-refunded.json',
     ]);
   });
