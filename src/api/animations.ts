@@ -25,6 +25,7 @@ import {
   type AnimationInput,
   type AnimationStatus,
 } from '../workflows/animation/api.js';
+import type { ProgressEvent } from '../workflows/shared/progress.js';
 import { HttpError } from './errors.js';
 import { noLimit } from './rate-limit.js';
 import { identify } from './identity.js';
@@ -178,10 +179,22 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     let open = true;
     ctx.req.on('close', () => (open = false));
     stream.write('retry: 2000\n\n');
+    /** The end as the record tells it: for a workflow Temporal no longer has (or never answered). */
+    const finishFromRecord = (status: AnimationStatus | undefined) => {
+      if (!status || status.status === 'running') return false;
+      const e: ProgressEvent = { id: after + 1, type: 'finished', status: status.status, message: status.error?.message };
+      stream.write(`id: ${e.id}\nevent: finished\ndata: ${JSON.stringify(e)}\n\n`);
+      return true;
+    };
     void (async () => {
       let idle = 0;
+      if (finishFromRecord(record.status)) open = false;
       while (open) {
-        const events = await handle.query(animationEventsQuery, after).catch(() => undefined);
+        const events = await handle.query(animationEventsQuery, after).catch(async (err: unknown) => {
+          // Gone from Temporal (retention): the record has the end, once the workflow wrote it.
+          if (err instanceof WorkflowNotFoundError && finishFromRecord((await deps.animations.get(record.id))?.status)) open = false;
+          return undefined;
+        });
         for (const e of events ?? []) {
           stream.write(`id: ${e.id}\nevent: ${e.type === 'finished' ? 'finished' : 'progress'}\ndata: ${JSON.stringify(e)}\n\n`);
           after = e.id;

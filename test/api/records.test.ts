@@ -162,6 +162,9 @@ describe('records outlive their workflows', () => {
     expect(shown.status).toBe(200);
     expect(shown.body).toMatchObject({ status: 'succeeded', assets: { webm: `${forgotten}/a/${buddy.viewerToken}/buddy.webm` } });
     expect((shown.body.steps as { status: string }[]).every((s) => ['succeeded', 'skipped'].includes(s.status))).toBe(true);
+    // Its progress stream ends at once, with the end the record tells (no polling of a workflow that is gone).
+    const events = await (await fetch(`${forgotten}/api/animations/${buddy.id}/events`)).text();
+    expect(events).toMatch(/event: finished\ndata: \{[^\n]*"status":"succeeded"/);
 
     const reorder = await fetch(`${forgotten}/api/orders`, {
       method: 'POST',
