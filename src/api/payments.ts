@@ -69,8 +69,11 @@ const SOURCE = 'stripe';
 /** Paid with a delayed method that then failed: nothing to fulfil, the order waits for its deadline. */
 const ASYNC_PAYMENT_FAILED = 'checkout.session.async_payment_failed';
 
-/** What handing a payment to its order came to. */
-export type HandOver = 'signalled' | 'already_taken' | 'refunded';
+/**
+ * What handing a payment to its order came to. 'unknown': Temporal no longer has the order's
+ * workflow and the order has no record (placed before records): logged for the operator.
+ */
+export type HandOver = 'signalled' | 'already_taken' | 'refunded' | 'unknown';
 
 /** Webhook and customer return alike: the payment's order and its provider. */
 function orderLookups(deps: PaymentRoutesDeps) {
@@ -103,7 +106,21 @@ export async function handOverPayment(deps: PaymentRoutesDeps, order: OrderRecor
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
-  const closed = await closedOrderView(handle);
+  // How the order ended: its closed workflow's result, or (once Temporal has deleted the
+  // workflow after its retention) the record the workflow wrote.
+  const fromTemporal: OrderView | undefined | typeof GONE = await closedOrderView(handle).catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) return GONE;
+    throw err;
+  });
+  if (fromTemporal === GONE && !order.view) {
+    deps.logger?.error('a payment for an order Temporal no longer has, and with no record: check it and refund by hand', {
+      orderId: order.id,
+      eventId: payment.eventId,
+      paymentIntentId: payment.paymentIntentId,
+    });
+    return 'unknown';
+  }
+  const closed = fromTemporal === GONE ? order.view : fromTemporal;
   if (closed?.payment?.paymentIntentId === payment.paymentIntentId) return 'already_taken';
   // The order's own key when it ended unpaid (the workflow may have refunded under it too); the
   // per-payment key the workflow gives a second payment when it ended with another one.
@@ -198,7 +215,8 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
     }
     const outcome = await handOverPayment(deps, order, payment);
     await deps.events.record(SOURCE, event.id);
-    ctx.body = outcome === 'refunded' ? { received: true, refunded: true } : { received: true };
+    // 'unknown' is acknowledged too: redelivering cannot make Temporal remember (logged above).
+    ctx.body = outcome === 'refunded' ? { received: true, refunded: true } : outcome === 'unknown' ? { received: true, unknown: true } : { received: true };
   });
 
   /**
@@ -235,6 +253,8 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
   return router;
 }
 
+
+const GONE: unique symbol = Symbol('the workflow is gone');
 
 /**
  * How a closed order ended, read from its history (no worker needed): the view it completed

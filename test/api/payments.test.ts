@@ -402,7 +402,52 @@ describe('POST /webhooks/stripe', () => {
     expect(await refunds(order.orderId)).toHaveLength(1);
     expect(await signals(order.orderId)).toHaveLength(0);
   });
+
+  it('an order Temporal no longer has: how it ended is read from its record (refunded once); without a record, acknowledged and logged', async () => {
+    // Ended unpaid, as its record says; Temporal has deleted the workflow (here: never had it).
+    const recorded = await newOrder({ start: false });
+    await orders.saveView(recorded.orderId, 9, { ...(await endedView(recorded.orderId)), status: 'cancelled' });
+    const paidLate = await postEvent(await completedEvent(recorded));
+    expect(paidLate.status).toBe(200);
+    expect(await paidLate.json()).toEqual({ received: true, refunded: true });
+    expect(await refunds(recorded.orderId)).toMatchObject([{ idempotency_key: `refund:order:${recorded.orderId}` }]);
+
+    // Ended with this very payment, as its record says: nothing to refund.
+    const fulfilled = await newOrder({ start: false });
+    const event = await completedEvent(fulfilled);
+    const pi = event.data.object.payment_intent;
+    await orders.saveView(fulfilled.orderId, 9, {
+      ...(await endedView(fulfilled.orderId)),
+      status: 'delivered',
+      payment: { paymentIntentId: pi, amountCents: 2199, currency: 'usd', paidAt: new Date().toISOString() },
+    });
+    expect(await (await postEvent(event)).json()).toEqual({ received: true });
+    expect(await refunds(fulfilled.orderId)).toHaveLength(0);
+
+    // No workflow and no record (an order from before records): nobody can say; the operator is told.
+    const unknown = await newOrder({ start: false });
+    const before = logged.length;
+    const answer = await postEvent(await completedEvent(unknown));
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ received: true, unknown: true });
+    expect(await refunds(unknown.orderId)).toHaveLength(0);
+    expect(logged.slice(before).join('\n')).toContain('check it and refund by hand');
+  });
 });
+
+/** An order's view as a workflow would have recorded it, for orders made without one. */
+async function endedView(orderId: string): Promise<OrderView> {
+  const order = (await orders.get(orderId))!;
+  return {
+    orderId,
+    animationId: order.animationId,
+    status: 'cancelled',
+    timeline: [{ at: new Date().toISOString(), status: 'cancelled', note: 'payment deadline passed' }],
+    product: { shape: 'die-cut', sizeInches: 3, quantity: 10 },
+    shipping: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+    printerId: 'sim',
+  };
+}
 
 /** A paid `checkout.session.completed` event of a Stripe order, as Stripe would send it. */
 function stripePaidEvent(order: TestOrder, over: { amountCents?: number } = {}) {
