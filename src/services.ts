@@ -20,7 +20,7 @@ import { migrate } from './db/migrations.js';
 import { CreditLedger } from './ledger/ledger.js';
 import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
-import { watchProviderSlots } from './metrics/registry.js';
+import { watchOrders, watchProviderSlots } from './metrics/registry.js';
 import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
 import { createModelBackend } from './models/index.js';
 import { PrintFileUrls } from './orders/print-file-url.js';
@@ -299,6 +299,9 @@ export async function startApi(config: Config, services: Services, temporal: Cli
     printerSim.sim.start();
     server.once('close', () => void printerSim.sim.stop());
   }
+  // /metrics reports the orders by recorded status, read from the database when scraped.
+  const unwatchOrders = watchOrders(() => services.orders.countByStatus());
+  server.once('close', unwatchOrders);
   return server;
 }
 

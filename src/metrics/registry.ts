@@ -84,6 +84,29 @@ new Gauge({
   },
 });
 
+/** Where the order counts come from: the orders table's recorded status (set by watchOrders). */
+let orderCounts: (() => Promise<{ status: string; count: number }[]>) | undefined;
+
+new Gauge({
+  name: 'stickerflow_orders',
+  help: 'Sticker orders by the status their workflows last recorded (read from the database at scrape time: every API process reports the same numbers, so take max, not sum)',
+  labelNames: ['status'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    const rows = await orderCounts?.().catch(() => undefined);
+    for (const row of rows ?? []) this.set({ status: row.status }, row.count);
+  },
+});
+
+/** Reports the orders by status from now on (queried when scraped); returns the way to stop. */
+export function watchOrders(count: () => Promise<{ status: string; count: number }[]>): () => void {
+  orderCounts = count;
+  return () => {
+    if (orderCounts === count) orderCounts = undefined;
+  };
+}
+
 /** Reports `provider`'s slots from now on (no polling: `inUse` runs when scraped); returns the way to stop. */
 export function watchProviderSlots(provider: string, limit: number, inUse: () => Promise<number>): () => void {
   const source = { provider, limit, inUse };

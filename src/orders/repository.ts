@@ -106,6 +106,14 @@ export class OrderRepository {
     );
   }
 
+  /** How many orders are in each recorded status (orders from before records are not counted). */
+  async countByStatus(): Promise<{ status: string; count: number }[]> {
+    const rows = await this.db.query<{ status: string; count: string | number }>(
+      'SELECT status, count(*) AS count FROM orders WHERE status IS NOT NULL GROUP BY status',
+    );
+    return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
+  }
+
   /** Removes an order that never got its workflow (a failed start), so nothing half-made stays. */
   async delete(id: string): Promise<void> {
     await this.db.query('DELETE FROM orders WHERE id = $1', [id]);

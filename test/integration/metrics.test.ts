@@ -233,6 +233,22 @@ describe('GET /metrics', () => {
     expect((await fetch(metrics.url.replace('/metrics', '/'))).status).toBe(404);
   });
 
+  it('reports orders by the status their records hold', async () => {
+    const order = await newOrder();
+    const shipped = async () => value((await scrape()).samples, 'stickerflow_orders', { status: 'shipped' });
+    const before = await shipped();
+    await services.orders.saveView(order.orderId, 1, {
+      orderId: order.orderId,
+      animationId: (await services.orders.get(order.orderId))!.animationId,
+      status: 'shipped',
+      timeline: [{ at: new Date().toISOString(), status: 'shipped' }],
+      product: { shape: 'circle', sizeInches: 3, quantity: 1 },
+      shipping: { name: 'Ada Lovelace', line1: '12 St James Sq', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' },
+      printerId: 'sim',
+    });
+    expect(await shipped()).toBe(before + 1);
+  });
+
   it('moves by one when a Stripe payment reaches its order, and the refund moves the refunds counter', async () => {
     const order = await newOrder();
     const completion = await services.localPayments!.completeCheckout(order.sessionId);
