@@ -2,7 +2,8 @@
  * The payment routes. `POST /webhooks/stripe` serves Stripe and the local provider alike: it
  * verifies the signature over the raw body, drops events seen before, checks the payment against
  * the order and hands it to the order's workflow as a signal (or, when that workflow has already
- * closed, refunds it at once through the provider the order was paid with).
+ * closed, to a `LatePaymentWorkflow` of its own, which refunds it through the order's provider).
+ * No refund is made here: a crash between receiving and refunding loses nothing.
  * `GET /orders/:id/paid` is where the checkout sends the customer back: when the session has been
  * paid it hands the payment over the same way, so the order moves on even if the webhook is late
  * (the workflow keeps one payment per payment intent, so both arriving is harmless). The local
@@ -10,8 +11,9 @@
  * provider is configured.
  */
 import Router from '@koa/router';
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { LATE_PAYMENT_WORKFLOW_TYPE, latePaymentWorkflowId, type LatePaymentInput } from '../workflows/late-payment/api.js';
 import type { Middleware } from 'koa';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type Stripe from 'stripe';
@@ -73,7 +75,7 @@ const ASYNC_PAYMENT_FAILED = 'checkout.session.async_payment_failed';
  * What handing a payment to its order came to. 'unknown': Temporal no longer has the order's
  * workflow and the order has no record (placed before records): logged for the operator.
  */
-export type HandOver = 'signalled' | 'already_taken' | 'refunded' | 'unknown';
+export type HandOver = 'signalled' | 'already_taken' | 'refunding' | 'unknown';
 
 /** Webhook and customer return alike: the payment's order and its provider. */
 function orderLookups(deps: PaymentRoutesDeps) {
@@ -94,8 +96,9 @@ function orderLookups(deps: PaymentRoutesDeps) {
 /**
  * Hands a payment that matches its order to the order's workflow. If the workflow has closed, it
  * reads how it ended: closed with this very payment (a redelivery after fulfilment), nothing to
- * do; closed without it (payment deadline, cancel), the money goes back through the order's own
- * provider under the order's refund key, which the workflow uses too, so it is refunded once.
+ * do; closed without it (payment deadline, cancel) or with another payment, a LatePaymentWorkflow
+ * (one per payment) gives the money back through the order's own provider, under the order's
+ * refund key (which the order's workflow uses too) or the payment's own, so it is refunded once.
  * Throws when the order's state cannot be read: the caller retries (the provider redelivers).
  */
 export async function handOverPayment(deps: PaymentRoutesDeps, order: OrderRecord, payment: PaymentReceived): Promise<HandOver> {
@@ -122,22 +125,24 @@ export async function handOverPayment(deps: PaymentRoutesDeps, order: OrderRecor
   }
   const closed = fromTemporal === GONE ? order.view : fromTemporal;
   if (closed?.payment?.paymentIntentId === payment.paymentIntentId) return 'already_taken';
-  // The order's own key when it ended unpaid (the workflow may have refunded under it too); the
-  // per-payment key the workflow gives a second payment when it ended with another one.
-  const idempotencyKey = closed?.payment ? `refund:order:${order.id}:${payment.paymentIntentId}` : `refund:order:${order.id}`;
-  const refund = await orderLookups(deps).providerOf(order).refund({
-    paymentIntentId: payment.paymentIntentId,
-    amountCents: payment.amountCents,
-    idempotencyKey,
-    reason: 'paid after the order closed',
-  });
-  deps.logger?.warn('payment arrived after its order closed: refunded', {
+  // The refund is the late payment workflow's, one per payment (a redelivery finds it started).
+  const input: LatePaymentInput = { orderId: order.id, provider: order.paymentProvider, payment, orderPaidWith: closed?.payment?.paymentIntentId };
+  try {
+    await deps.temporal.workflow.start(LATE_PAYMENT_WORKFLOW_TYPE, {
+      workflowId: latePaymentWorkflowId(payment.paymentIntentId),
+      taskQueue: deps.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  deps.logger?.warn('payment arrived after its order closed: handed to its refund', {
     orderId: order.id,
     eventId: payment.eventId,
     provider: order.paymentProvider,
-    refundId: refund.refundId,
   });
-  return 'refunded';
+  return 'refunding';
 }
 
 /** `POST /webhooks/stripe` and `GET /orders/:id/paid`, both ending in `handOverPayment`. */
@@ -216,7 +221,7 @@ export function paymentRoutes(deps: PaymentRoutesDeps): Router {
     const outcome = await handOverPayment(deps, order, payment);
     await deps.events.record(SOURCE, event.id);
     // 'unknown' is acknowledged too: redelivering cannot make Temporal remember (logged above).
-    ctx.body = outcome === 'refunded' ? { received: true, refunded: true } : outcome === 'unknown' ? { received: true, unknown: true } : { received: true };
+    ctx.body = outcome === 'refunding' ? { received: true, refunding: true } : outcome === 'unknown' ? { received: true, unknown: true } : { received: true };
   });
 
   /**

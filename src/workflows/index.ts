@@ -5,3 +5,4 @@
 export { AnimationWorkflow } from './animation/workflow.js';
 export { StickerOrderWorkflow } from './sticker-order/workflow.js';
 export { CreditPurchaseWorkflow } from './credit-purchase/workflow.js';
+export { LatePaymentWorkflow } from './late-payment/workflow.js';

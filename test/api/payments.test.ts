@@ -33,10 +33,19 @@ import { startStripeMock, type Running } from '../support/processes.js';
 import { stripeError, stripeProxy, type StripeProxy } from '../support/stripe-proxy.js';
 import { bundle, timeSkippingEnv } from '../support/temporal.js';
 import { CreditPurchases } from '../../src/credits/purchases.js';
+import { createAlertActivities } from '../../src/activities/alerts.js';
+import { createOrderActivities } from '../../src/activities/orders.js';
+import { latePaymentWorkflowId } from '../../src/workflows/late-payment/api.js';
+import { RecordingAlertChannel } from '../support/recording-alerts.js';
 
 const SECRET = 'whsec_api_test_0123456789abcdef';
 const STRIPE_KEY = 'sk_test_51PaymentsApiTest0123456789';
 const TASK_QUEUE = 'payments-test-no-worker';
+/** Where late payments' refunds run: a worker of the real LatePaymentWorkflow and its real refund activity. */
+const LATE_QUEUE = `late-payments-${randomUUID()}`;
+let lateWorker: Worker;
+let lateRunning: Promise<void>;
+const lateAlerts = new RecordingAlertChannel();
 const orderWorkflowsPath = fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url));
 let env: TestWorkflowEnvironment;
 let db: Database;
@@ -95,7 +104,7 @@ beforeAll(async () => {
         ]),
         orders,
         creditPurchases: new CreditPurchases(db),
-        taskQueue: 'payments-test-no-worker',
+        taskQueue: LATE_QUEUE,
         events: new WebhookEvents(db),
         temporal: env.client,
         webhookSecret: SECRET,
@@ -105,8 +114,24 @@ beforeAll(async () => {
     ],
   });
   server.on('request', app.callback());
+  const providers = new Map<string, PaymentProvider>([
+    ['local', payments],
+    ['stripe', stripe],
+  ]);
+  lateWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: LATE_QUEUE,
+    workflowBundle: await bundle(orderWorkflowsPath),
+    activities: {
+      refundPayment: createOrderActivities({ blobs: undefined as never, printers: new Map(), payments: providers, printFileUrls: undefined as never }).refundPayment,
+      ...createAlertActivities({ channels: [lateAlerts], temporalUiUrl: 'http://ui', namespace: 'default' }),
+    },
+  });
+  lateRunning = lateWorker.run();
 });
 afterAll(async () => {
+  lateWorker?.shutdown();
+  await lateRunning?.catch(() => undefined);
   await new Promise((r) => server?.close(r));
   await env?.teardown();
   await db?.close();
@@ -198,6 +223,9 @@ async function completedEvent(order: TestOrder): Promise<CheckoutCompletedEvent>
   if (done?.status !== 'complete') throw new Error('not paid');
   return done.event;
 }
+
+/** Waits for the late payment's workflow to finish its refund (the time-skipping server skips its retries). */
+const lateRefund = (paymentIntentId: string) => env.client.workflow.getHandle(latePaymentWorkflowId(paymentIntentId)).result();
 
 const refunds = (orderId: string) =>
   db.query<{ idempotency_key: string }>(
@@ -387,18 +415,22 @@ describe('POST /webhooks/stripe', () => {
     expect(await refunds(order.orderId)).toHaveLength(0);
   });
 
-  it("refunds at once when the order's workflow has closed, and only once", async () => {
+  it("hands a payment for an order whose workflow has closed to a refund workflow of its own: refunded once, the operator told", async () => {
     const order = await newOrder();
     await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('payment deadline passed');
     const before = delivered.length;
+    const alertsBefore = lateAlerts.sent.length;
     expect((await pay(order)).status).toBe(303);
-    expect(await refunds(order.orderId)).toMatchObject([{ idempotency_key: `refund:order:${order.orderId}` }]);
-
     const event = JSON.parse(delivered[before]!) as CheckoutCompletedEvent;
+    const pi = event.data.object.payment_intent;
+    expect(await lateRefund(pi)).toMatchObject({ status: 'succeeded', amountCents: 2199 });
+    expect(await refunds(order.orderId)).toMatchObject([{ idempotency_key: `refund:order:${order.orderId}` }]);
+    expect(lateAlerts.sent.slice(alertsBefore).map((a) => a.title)).toEqual([`Sticker order ${order.orderId}: paid after it had ended, refunded`]);
+
     expect(await (await postEvent(event)).json()).toEqual({ received: true, duplicate: true });
-    // Even another event for the same payment (say, the workflow refunding too) refunds nothing more.
+    // Even another event for the same payment finds its refund workflow: nothing more is refunded.
     const again = await postEvent({ ...event, id: `evt_${randomUUID()}` });
-    expect(await again.json()).toEqual({ received: true, refunded: true });
+    expect(await again.json()).toEqual({ received: true, refunding: true });
     expect(await refunds(order.orderId)).toHaveLength(1);
     expect(await signals(order.orderId)).toHaveLength(0);
   });
@@ -407,9 +439,11 @@ describe('POST /webhooks/stripe', () => {
     // Ended unpaid, as its record says; Temporal has deleted the workflow (here: never had it).
     const recorded = await newOrder({ start: false });
     await orders.saveView(recorded.orderId, 9, { ...(await endedView(recorded.orderId)), status: 'cancelled' });
-    const paidLate = await postEvent(await completedEvent(recorded));
+    const late = await completedEvent(recorded);
+    const paidLate = await postEvent(late);
     expect(paidLate.status).toBe(200);
-    expect(await paidLate.json()).toEqual({ received: true, refunded: true });
+    expect(await paidLate.json()).toEqual({ received: true, refunding: true });
+    await lateRefund(late.data.object.payment_intent);
     expect(await refunds(recorded.orderId)).toMatchObject([{ idempotency_key: `refund:order:${recorded.orderId}` }]);
 
     // Ended with this very payment, as its record says: nothing to refund.
@@ -534,21 +568,19 @@ describe('POST /webhooks/stripe: delayed payments and providers', () => {
     expect(logged.filter((l) => l.includes('delayed payment failed') && l.includes(order.orderId))).toHaveLength(1);
   });
 
-  it("refunds a late payment of a Stripe order through Stripe, the order's own provider; a Stripe outage answers 500 so Stripe redelivers", async () => {
+  it("refunds a late payment of a Stripe order through Stripe, the order's own provider (its retries through an outage: test/workflows/late-payment.test.ts)", async () => {
     const order = await newOrder({ provider: 'stripe' });
     await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('payment deadline passed');
     const event = stripePaidEvent(order);
     const intentId = event.data.object.payment_intent;
     stripeApi.reset();
-    // substituted: GET payment intent → 500 (Stripe down), then GET payment intent → paid 21.99. The rest is stripe-mock's.
-    stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, stripeError(500, { type: 'api_error', message: 'An unknown error occurred' }));
-    const down = await postEvent(event);
-    expect(down.status).toBe(500);
-    expect(await new WebhookEvents(db).seen('stripe', event.id)).toBe(false);
-
+    // substituted: GET payment intent → paid 21.99. The rest is stripe-mock's.
     stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, await paidIntent(intentId));
+    // The webhook only hands over; the refund is the late payment workflow's.
     const res = await postEvent(event);
-    expect(await res.json()).toEqual({ received: true, refunded: true });
+    expect(await res.json()).toEqual({ received: true, refunding: true });
+    expect(await new WebhookEvents(db).seen('stripe', event.id)).toBe(true);
+    expect(await lateRefund(intentId)).toMatchObject({ status: 'succeeded', amountCents: 2199 });
     const refundPosts = stripeApi.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
     expect(refundPosts).toHaveLength(1);
     expect(refundPosts[0]!.headers['idempotency-key']).toBe(`refund:order:${order.orderId}`);
@@ -566,7 +598,8 @@ describe('POST /webhooks/stripe: delayed payments and providers', () => {
     stripeApi.reset();
     // substituted: GET payment intent → paid 21.99. The rest is stripe-mock's.
     stripeApi.substitute(`GET /v1/payment_intents/${intentId}`, await paidIntent(intentId));
-    expect(await (await postEvent(event)).json()).toEqual({ received: true, refunded: true });
+    expect(await (await postEvent(event)).json()).toEqual({ received: true, refunding: true });
+    await lateRefund(intentId);
     const refundPosts = stripeApi.requests.filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
     expect(refundPosts.map((r) => r.headers['idempotency-key'])).toEqual([`refund:order:${order.orderId}:${intentId}`]);
     expect(stripeApi.reset()).toBe(0);
@@ -696,6 +729,7 @@ describe('GET /orders/:id/paid (the return from the checkout)', () => {
     await env.client.workflow.getHandle(orderWorkflowId(order.orderId)).terminate('payment deadline passed');
     expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
     expectSentToOrderPage(await returnFrom(order.orderId, order.sessionId), order.orderId);
+    await lateRefund((await payments.paidCheckout(order.sessionId))!.paymentIntentId);
     expect(await refunds(order.orderId)).toMatchObject([{ idempotency_key: `refund:order:${order.orderId}` }]);
   });
 });

@@ -293,5 +293,34 @@ await creditWorker.runUntil(async () => {
     console.log(`recorded ${file}`);
   }
 });
+
+// The late payment workflow: a payment for an order that had ended, refunded after one failed try.
+if (wanted('late-payment-refunded')) {
+  let tries = 0;
+  const lateWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'record-late',
+    workflowsPath: path.join(here, '../../src/workflows/index.ts'),
+    activities: {
+      ...createAlertActivities({ channels: [{ name: 'none', send: async () => undefined }], temporalUiUrl: 'http://ui', namespace: 'default' }),
+      refundPayment: async (i: { paymentIntentId: string; amountCents: number }) => {
+        if (++tries === 1) throw new Error('the provider answered 500');
+        return { refundId: `re_${i.paymentIntentId}`, status: 'succeeded' as const, amountCents: i.amountCents };
+      },
+    },
+  });
+  await lateWorker.runUntil(async () => {
+    const orderId = 'or_replay_late';
+    const handle = await env.client.workflow.start('LatePaymentWorkflow', {
+      taskQueue: 'record-late',
+      workflowId: `late-payment:pi_local_${orderId}`,
+      args: [{ orderId, provider: 'local', payment: payment(orderId) }],
+    });
+    await handle.result();
+    const file = historyFile('late-payment-refunded');
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    console.log(`recorded ${file}`);
+  });
+}
 await env.teardown();
 await db.close();

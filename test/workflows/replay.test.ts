@@ -23,6 +23,7 @@ describe('replay of recorded histories', () => {
       'credit-purchase-expired.json',
       'credit-purchase-fulfilled.json',
       'credit-purchase-refunded.json',
+      'late-payment-refunded.json',
       'paid-work-cancelled.json',
       'paid-work-failed-refunded.json',
       'paid-work-succeeded.json',
