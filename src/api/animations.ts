@@ -188,7 +188,7 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
     };
     void (async () => {
       let idle = 0;
-      if (finishFromRecord(record.status)) open = false;
+      // The workflow's own events while Temporal has them (a late joiner resumes exactly where it left off).
       while (open) {
         const events = await handle.query(animationEventsQuery, after).catch(async (err: unknown) => {
           // Gone from Temporal (retention): the record has the end, once the workflow wrote it.
