@@ -9,7 +9,7 @@
  */
 import { formatAmount, describeProduct, type Product, type ShippingAddress } from '../orders/catalog.js';
 import type { Tracking } from '../print-adapters/port.js';
-import { escapeHtml, safeHref } from '../web/layout.js';
+import { escapeHtml, safeHref } from '../text/html.js';
 import type { EmailKind, EmailMessage } from './port.js';
 
 /** What every order email needs: whom to write to and the order's private link. */

@@ -1,17 +1,14 @@
 /**
  * The HTML shell every page shares — the shop's pages and the local provider's checkout — the
- * escaping helpers (every value that goes into HTML goes through `escapeHtml`, or `safeHref` for
- * links) and `sendHtml`, which answers with a page. No inline script or style attribute anywhere:
+ * escaping helpers, re-exported from `src/text/html.ts` (every value that goes into HTML goes
+ * through `escapeHtml`, or `safeHref` for links) and `sendHtml`, which answers with a page. No inline script or style attribute anywhere:
  * the Content-Security-Policy allows scripts and styles from our own origin only.
  */
 import type { Context } from 'koa';
+import { escapeHtml, safeHref } from '../text/html.js';
 import { staticAssets } from './assets.js';
 
-export const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** Only http(s) links are rendered as links. */
-export const safeHref = (url: string) => (/^https?:\/\//i.test(url) ? escapeHtml(url) : '#');
+export { escapeHtml, safeHref };
 
 export interface Shell {
   /** The page's own title; " · stickerflow" is added. */
