@@ -30,6 +30,7 @@ import { HttpError } from './errors.js';
 import { noLimit } from './rate-limit.js';
 import { identify } from './identity.js';
 import { receiveFile } from './multipart.js';
+import { recordedOrLive } from './recorded.js';
 
 export interface AnimationRoutesDeps {
   temporal: Client;
@@ -216,21 +217,15 @@ export function animationRoutes(deps: AnimationRoutesDeps): Router {
  * and Temporal may have deleted the workflow since); while it runs, the live answer of its
  * workflow, and the record when the workflow cannot answer quickly (workers down).
  */
-export async function queryStatus(temporal: Client, animationId: string, recorded?: AnimationStatus): Promise<AnimationStatus> {
-  if (recorded && recorded.status !== 'running') return recorded;
-  try {
-    const handle = temporal.workflow.getHandle(animationWorkflowId(animationId));
-    // A query needs a worker: without one it would wait; the record answers instead.
-    return await (recorded ? temporal.withDeadline(Date.now() + LIVE_QUERY_MS, () => handle.query(animationStatusQuery)) : handle.query(animationStatusQuery));
-  } catch (err) {
-    if (recorded) return recorded;
-    if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no animation with that id');
-    throw err;
-  }
+export function queryStatus(temporal: Client, animationId: string, recorded?: AnimationStatus): Promise<AnimationStatus> {
+  return recordedOrLive(
+    temporal,
+    recorded,
+    (r) => r.status !== 'running',
+    () => temporal.workflow.getHandle(animationWorkflowId(animationId)).query(animationStatusQuery),
+    () => new HttpError(404, 'not_found', 'no animation with that id'),
+  );
 }
-
-/** How long a page waits for a running workflow's own answer before it shows the record. */
-export const LIVE_QUERY_MS = 2000;
 
 function asHttp(err: unknown): never {
   if (err instanceof PhotoRejected) throw new HttpError(err.status, err.code, err.message);

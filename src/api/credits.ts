@@ -13,7 +13,7 @@ import type { CreditPurchase, CreditPurchases } from '../credits/purchases.js';
 import type { Customers } from '../customers/customers.js';
 import type { RateLimiter } from '../limits/rate-limits.js';
 import type { Logger } from '../logger.js';
-import type { PaymentProvider, PaymentReceived, PaymentRefunded } from '../payments/port.js';
+import { amountMismatch, type PaymentProvider, type PaymentReceived, type PaymentRefunded } from '../payments/port.js';
 import {
   CREDIT_PURCHASE_WORKFLOW_TYPE,
   creditPaymentSignal,
@@ -73,8 +73,7 @@ function workflowInput(p: CreditPurchase): CreditPurchaseInput {
 /** Why the payment cannot be this purchase's, or undefined when it matches. */
 export function purchaseMismatch(p: CreditPurchase, payment: PaymentReceived): string | undefined {
   if (payment.orderId !== p.id) return `the payment is for ${payment.orderId.slice(0, 64)}`;
-  if (payment.amountCents === p.amountCents && payment.currency === p.currency.toLowerCase()) return undefined;
-  return `the payment is ${payment.amountCents} ${payment.currency}, the pack ${p.amountCents} ${p.currency}`;
+  return amountMismatch(p, payment, 'pack');
 }
 
 interface HandOverDeps {

@@ -32,7 +32,8 @@ import {
   type OrderTiming,
   type OrderView,
 } from '../workflows/sticker-order/api.js';
-import { LIVE_QUERY_MS, queryStatus } from './animations.js';
+import { queryStatus } from './animations.js';
+import { recordedOrLive } from './recorded.js';
 
 /** An order in one of these states moves no more: its record is the whole story. */
 const ORDER_ENDED = new Set(['delivered', 'failed', 'cancelled']);
@@ -148,18 +149,14 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
    * the workflow since); while it runs, its workflow's live answer, or the record when the
    * workflow cannot answer quickly (workers down).
    */
-  const readView = async (record: OrderRecord): Promise<OrderView> => {
-    const recorded = record.view;
-    if (recorded && ORDER_ENDED.has(recorded.status)) return recorded;
-    try {
-      const query = () => handle(record).query(orderStatusQuery);
-      return await (recorded ? deps.temporal.withDeadline(Date.now() + LIVE_QUERY_MS, query) : query());
-    } catch (err) {
-      if (recorded) return recorded;
-      if (err instanceof WorkflowNotFoundError) throw new HttpError(404, 'not_found', 'no order with that id and access token');
-      throw err;
-    }
-  };
+  const readView = (record: OrderRecord): Promise<OrderView> =>
+    recordedOrLive(
+      deps.temporal,
+      record.view,
+      (v) => ORDER_ENDED.has(v.status),
+      () => handle(record).query(orderStatusQuery),
+      () => new HttpError(404, 'not_found', 'no order with that id and access token'),
+    );
   /** Runs an update; the workflow's refusal after submission becomes 409. */
   const update = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {

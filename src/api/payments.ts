@@ -21,7 +21,7 @@ import type { Logger } from '../logger.js';
 import { countWebhooks } from '../metrics/http.js';
 import type { OrderRecord, OrderRepository, WebhookEvents } from '../orders/repository.js';
 import { DeliveryFailed, type LocalPayments } from '../payments/local.js';
-import { WebhookRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
+import { amountMismatch, WebhookRejected, type PaymentProvider, type PaymentReceived } from '../payments/port.js';
 import { paymentReceivedFrom, paymentRefundedFrom, verifyEvent } from '../payments/stripe-events.js';
 import { PURCHASE_ID, type CreditPurchases } from '../credits/purchases.js';
 import { handOverCreditPayment, handOverCreditRefund, purchaseMismatch } from './credits.js';
@@ -86,10 +86,7 @@ function orderLookups(deps: PaymentRoutesDeps) {
       return provider;
     },
     /** Why the payment cannot be this order's, or undefined when it matches. */
-    mismatch(order: OrderRecord, payment: PaymentReceived): string | undefined {
-      if (payment.amountCents === order.amountCents && payment.currency === order.currency.toLowerCase()) return undefined;
-      return `the payment is ${payment.amountCents} ${payment.currency}, the order ${order.amountCents} ${order.currency}`;
-    },
+    mismatch: (order: OrderRecord, payment: PaymentReceived) => amountMismatch(order, payment, 'order'),
   };
 }
 

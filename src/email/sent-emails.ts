@@ -8,7 +8,8 @@ import type { EmailKind, EmailTransport } from './port.js';
 
 export type EmailStatus = 'sending' | 'sent' | 'unknown' | 'failed' | 'refused';
 
-export interface SentEmail {
+/** What a claim records of the message before it goes out. */
+export interface ClaimRequest {
   idempotencyKey: string;
   kind: EmailKind;
   reference: string;
@@ -16,6 +17,9 @@ export interface SentEmail {
   subject: string;
   messageId: string;
   transport: EmailTransport['kind'];
+}
+
+export interface SentEmail extends ClaimRequest {
   outboxFile?: string;
   status: EmailStatus;
   attempts: number;
@@ -33,16 +37,6 @@ export type Claim =
   | { action: 'done'; messageId: string }
   /** Another attempt holds a fresh claim: it may be sending right now. */
   | { action: 'wait'; retryInMs: number };
-
-export interface ClaimRequest {
-  idempotencyKey: string;
-  kind: EmailKind;
-  reference: string;
-  recipient: string;
-  subject: string;
-  messageId: string;
-  transport: EmailTransport['kind'];
-}
 
 interface Row {
   idempotency_key: string;

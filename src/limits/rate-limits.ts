@@ -25,8 +25,12 @@ export interface RateLimiter {
   consume(key: string): Promise<LimitVerdict>;
 }
 
-/** One named limit on the shared table; `name` keeps its keys apart from the other limits'. */
-export function sharedRateLimiter(db: Database, name: string, what: string, rule: LimitRule): RateLimiter {
+/**
+ * One named limit on the shared table; `name` keeps its keys apart from the other limits'.
+ * `sweeps`: this limiter deletes the table's expired rows every five minutes (the library's
+ * sweep takes every limit's rows, so one sweeping limiter per process is enough).
+ */
+export function sharedRateLimiter(db: Database, name: string, what: string, rule: LimitRule, sweeps = true): RateLimiter {
   const store = new RateLimiterPostgres({
     // The store speaks node-postgres (`query({text, values})` → `{rows, rowCount}`); both of our
     // engines take the same SQL, so one adapter serves PGlite and PostgreSQL alike.
@@ -39,6 +43,7 @@ export function sharedRateLimiter(db: Database, name: string, what: string, rule
     storeType: 'pool',
     tableName: 'rate_limits',
     tableCreated: true, // the migration made it
+    clearExpiredByTimeout: sweeps,
     keyPrefix: name,
     points: rule.points,
     duration: rule.durationSeconds,
@@ -92,11 +97,9 @@ export interface ApiLimitSettings {
 export function apiLimits(db: Database, settings: ApiLimitSettings): ApiLimits {
   return {
     uploads: sharedRateLimiter(db, 'uploads', 'photo uploads', { points: settings.uploadsPerMinute, durationSeconds: 60 }),
-    newCustomers: sharedRateLimiter(db, 'new-customers', 'new customers from your address', {
-      points: settings.newCustomersPerHour,
-      durationSeconds: 3600,
-    }),
-    checkoutReturns: sharedRateLimiter(db, 'checkout-returns', 'checkout returns', { points: 30, durationSeconds: 60 }),
-    webhooks: sharedRateLimiter(db, 'webhooks', 'webhook deliveries', { points: 600, durationSeconds: 60 }),
+    // The uploads limiter sweeps the shared table for all four.
+    newCustomers: sharedRateLimiter(db, 'new-customers', 'new customers from your address', { points: settings.newCustomersPerHour, durationSeconds: 3600 }, false),
+    checkoutReturns: sharedRateLimiter(db, 'checkout-returns', 'checkout returns', { points: 30, durationSeconds: 60 }, false),
+    webhooks: sharedRateLimiter(db, 'webhooks', 'webhook deliveries', { points: 600, durationSeconds: 60 }, false),
   };
 }

@@ -52,6 +52,15 @@ export interface PaymentReceived {
   paidAt: string;
 }
 
+/**
+ * Why a payment cannot be for what `expected` costs (an order, a pack: `what`), or undefined
+ * when amount and currency match.
+ */
+export function amountMismatch(expected: { amountCents: number; currency: string }, payment: PaymentReceived, what: string): string | undefined {
+  if (payment.amountCents === expected.amountCents && payment.currency === expected.currency.toLowerCase()) return undefined;
+  return `the payment is ${payment.amountCents} ${payment.currency}, the ${what} ${expected.amountCents} ${expected.currency}`;
+}
+
 /** A refund of a payment, from a verified `charge.refunded` event (made in Stripe's Dashboard or by us). */
 export interface PaymentRefunded {
   eventId: string;

@@ -114,6 +114,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   const refundNow = proxyActivities<Activities>(REFUND_FIRST_TRY).refundPayment;
   const refundPersistently = proxyActivities<Activities>(REFUND_FOR_A_WEEK).refundPayment;
   const { alertOperator } = proxyActivities<Activities>(ALERT);
+  const { recordOrder } = proxyActivities<Activities>(RECORD);
   const { orderId } = input;
 
   let status: OrderStatus = 'awaiting_payment';
@@ -173,9 +174,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
 
   record('awaiting_payment', 'order placed');
   setHandler(orderStatusQuery, view);
-  const recording = patched(RECORDS_PATCH)
-    ? startRecording(view, (seq, v) => proxyActivities<Activities>(RECORD).recordOrder({ orderId, seq, view: v }))
-    : undefined;
+  const recording = patched(RECORDS_PATCH) ? startRecording(view, (seq, v) => recordOrder({ orderId, seq, view: v })) : undefined;
   setHandler(paymentReceivedSignal, async (p) => {
     if (!payment) {
       payment = p;
