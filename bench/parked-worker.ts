@@ -27,6 +27,7 @@ const activities: Partial<Activities> = {
   refundPayment: async (i) => ({ refundId: `re_${i.paymentIntentId}`, status: 'succeeded', amountCents: i.amountCents }),
   alertOperator: async () => ({ delivered: [] }),
   recordOrder: async () => undefined,
+  sendEmail: async () => ({ messageId: '<bench@bench>', duplicate: false, alreadySent: false, idempotencyKey: 'email:bench:none' }),
 };
 const worker = await createWorker({
   connection,

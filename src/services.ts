@@ -22,8 +22,10 @@ import { ProviderSlots } from './limits/provider-slots.js';
 import type { Logger } from './logger.js';
 import { watchOrders, watchProviderSlots } from './metrics/registry.js';
 import { DEFAULT_PHOTO_LIMITS } from './media/photo.js';
+import { createEmailSender } from './email/index.js';
 import { createModelBackend } from './models/index.js';
 import { PrintFileUrls } from './orders/print-file-url.js';
+import { OrderAccessTokens } from './orders/access-token.js';
 import { OrderRepository, WebhookEvents } from './orders/repository.js';
 import { orderRoutes } from './api/orders.js';
 import { checkoutPageRoutes, paymentRoutes, type PaymentProviders } from './api/payments.js';
@@ -97,7 +99,7 @@ export async function openServices(config: Config): Promise<Services> {
     providerSlots: new ProviderSlots(db),
     cookieKeys: [cookieSecret],
     printFileUrls: new PrintFileUrls({ secret: cookieSecret, publicUrl }),
-    orders: new OrderRepository(db),
+    orders: new OrderRepository(db, new OrderAccessTokens(cookieSecret)),
     webhookEvents: new WebhookEvents(db),
     creditPurchases: new CreditPurchases(db),
     payments,
@@ -148,12 +150,13 @@ export async function launchWorker(config: Config, services: Services, target: T
   const connection = await connectWorker(target);
   const { temporal } = config;
   const models = createModelBackend(config.models, { blobs: services.blobs, db: services.db, ffmpegPath: config.media.ffmpegPath });
+  const email = createEmailSender(config, services.db);
   const groups = createActivityGroups({
     ledger: services.ledger,
     creditPurchases: services.creditPurchases,
     animations: services.animations,
     orders: services.orders,
-    alertChannels: createAlertChannels(config.alerts),
+    alertChannels: createAlertChannels(config.alerts, services.db),
     temporalUiUrl: temporal.uiUrl,
     namespace: temporal.namespace,
     blobs: services.blobs,
@@ -164,6 +167,8 @@ export async function launchWorker(config: Config, services: Services, target: T
     payments: new Map(services.paymentProviders),
     printFileUrls: services.printFileUrls,
     pdftoppmPath: config.media.pdftoppmPath,
+    email,
+    publicUrl: config.http.publicUrl,
   });
   const queueOf = { workflows: temporal.taskQueue, ai: temporal.aiTaskQueue, media: temporal.mediaTaskQueue };
   const queues = new Map<string, { workflows: boolean; activities: Partial<Activities> }>();
@@ -188,6 +193,7 @@ export async function launchWorker(config: Config, services: Services, target: T
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done.catch(() => undefined);
       await models.close(); // after the activities: none is left waiting on a thread
+      await email.close();
       await connection.close();
     },
   };

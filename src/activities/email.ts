@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { renderEmail, type EmailRequest } from '../email/messages.js';
+import type { OrderRepository } from '../orders/repository.js';
 import { EmailInFlight, EmailRefused, type EmailSender, type SendResult } from '../email/port.js';
 
 export type { EmailRequest } from '../email/messages.js';
@@ -13,6 +14,8 @@ export interface EmailActivityDeps {
   email: EmailSender;
   /** Where the links in the messages point (PUBLIC_URL). */
   publicUrl: string;
+  /** Gives the order's access token for its private link (never carried in a workflow's history). */
+  orders: Pick<OrderRepository, 'accessTokenOf'>;
 }
 
 export function createEmailActivities(deps: EmailActivityDeps) {
@@ -23,7 +26,8 @@ export function createEmailActivities(deps: EmailActivityDeps) {
      * retried after its claim runs out), `EmailUnavailable` (the server or the outbox, retried).
      */
     async sendEmail(request: EmailRequest): Promise<SendResult & { idempotencyKey: string }> {
-      const message = renderEmail(request, { publicUrl: deps.publicUrl });
+      const accessToken = await deps.orders.accessTokenOf(request.orderId);
+      const message = renderEmail(request, { publicUrl: deps.publicUrl, accessToken });
       try {
         return { ...(await deps.email.send(message)), idempotencyKey: message.idempotencyKey };
       } catch (err) {

@@ -9,6 +9,8 @@ import type { BlobStore } from '../storage/port.js';
 import { createAlertActivities } from './alerts.js';
 import { createAnimationActivities, type AnimationActivityDeps } from './animation.js';
 import { createCreditActivities } from './credits.js';
+import { createEmailActivities } from './email.js';
+import type { EmailSender } from '../email/port.js';
 import { createRecordActivities } from './records.js';
 import type { AnimationRepository } from '../animations/repository.js';
 import type { OrderRepository } from '../orders/repository.js';
@@ -36,6 +38,9 @@ export interface ActivityDeps {
   /** Signs the links printers download print files by. */
   printFileUrls: OrderActivityDeps['printFileUrls'];
   pdftoppmPath?: OrderActivityDeps['pdftoppmPath'];
+  /** Emails to shoppers (SMTP or the outbox), with links to PUBLIC_URL. */
+  email: EmailSender;
+  publicUrl: string;
 }
 
 /**
@@ -52,6 +57,7 @@ export function createActivityGroups(deps: ActivityDeps) {
       ...createLedgerActivities(deps),
       ...createCreditActivities(deps),
       ...createRecordActivities(deps),
+      ...createEmailActivities(deps),
       ...orderSteps,
       ...createAlertActivities({ channels: deps.alertChannels, temporalUiUrl: deps.temporalUiUrl, namespace: deps.namespace }),
     },

@@ -291,6 +291,40 @@ export const migrations: Migration[] = [
       CREATE INDEX orders_by_status ON orders (status, updated_at);
     `,
   },
+  {
+    version: 11,
+    name: 'operator console: alerts, actions, reprints',
+    sql: `
+      -- Every alert the workflows raised, whatever channels it also went to: the console's
+      -- "recent alerts". reference is the order or animation id the alert is about, if any.
+      CREATE TABLE alerts (
+        id          BIGSERIAL PRIMARY KEY,
+        title       TEXT NOT NULL,
+        failed_step TEXT NOT NULL,
+        error       TEXT NOT NULL,
+        refund      TEXT,
+        workflow_id TEXT,
+        reference   TEXT,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX alerts_by_time ON alerts (created_at DESC);
+      CREATE INDEX alerts_by_reference ON alerts (reference, created_at);
+      -- What operators did from the console, once per request id (a double click or a resubmitted
+      -- form repeats nothing), with who and what came of it.
+      CREATE TABLE ops_actions (
+        request_id TEXT PRIMARY KEY,
+        action     TEXT NOT NULL,
+        order_id   TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        reason     TEXT,
+        result     JSONB,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+      CREATE INDEX ops_actions_by_order ON ops_actions (order_id, created_at);
+      -- A reprint is an order of its own, for no payment, of the art and address of reprint_of.
+      ALTER TABLE orders ADD COLUMN reprint_of TEXT;
+    `,
+  },
 ];
 
 const LOCK_ID = 0x5f1c3e; // any constant: serialises concurrent migrators on PostgreSQL

@@ -16,10 +16,10 @@ import type { EmailKind, EmailMessage } from './port.js';
 export interface OrderEmailBase {
   to: string;
   orderId: string;
-  /** The order's access token: the private link `/orders/<id>#token=<token>` is in every email. */
-  accessToken: string;
   /** Whom to greet: the shipping name. */
   name: string;
+  /** A copy an operator sent again from the console: a key of its own, and said so in the message. */
+  resend?: number;
 }
 
 /** The input of the `sendEmail` activity: one message, by kind. */
@@ -38,7 +38,8 @@ const KEY_SUFFIX: Record<EmailKind, string> = {
   buddy_ready: 'buddy-ready',
 };
 
-export const emailIdempotencyKey = (r: Pick<EmailRequest, 'kind' | 'orderId'>) => `email:order:${r.orderId}:${KEY_SUFFIX[r.kind]}`;
+export const emailIdempotencyKey = (r: Pick<EmailRequest, 'kind' | 'orderId' | 'resend'>) =>
+  `email:order:${r.orderId}:${KEY_SUFFIX[r.kind]}${r.resend ? `:resend-${r.resend}` : ''}`;
 
 /** The order's private page; the token stays in the fragment, which browsers never send on. */
 export const privateOrderUrl = (publicUrl: string, orderId: string, accessToken: string) =>
@@ -59,9 +60,16 @@ interface Draft {
   blocks: Block[];
 }
 
-export function renderEmail(request: EmailRequest, links: { publicUrl: string }): EmailMessage {
-  const orderUrl = privateOrderUrl(links.publicUrl, request.orderId, request.accessToken);
+/**
+ * `links.accessToken`: the order's token, for its private link; without it (an order from before
+ * derived tokens) the link opens the page only in the browser the order was placed from.
+ */
+export function renderEmail(request: EmailRequest, links: { publicUrl: string; accessToken?: string }): EmailMessage {
+  const orderUrl = links.accessToken
+    ? privateOrderUrl(links.publicUrl, request.orderId, links.accessToken)
+    : `${links.publicUrl}/orders/${encodeURIComponent(request.orderId)}`;
   const draft = draftOf(request, orderUrl);
+  if (request.resend) draft.blocks.splice(1, 0, { p: 'We’re sending you this message again.' });
   draft.blocks.push({ small: `Order ${request.orderId}. You get this email because you ordered stickers of a buddy at stickerflow with this address.` });
   return {
     to: request.to,

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../customers/customers.js';
 import type { Database } from '../db/database.js';
+import type { OrderAccessTokens } from './access-token.js';
 import type { OrderView } from '../workflows/sticker-order/api.js';
 
 /** Where an order's files live in the blob store: `orders/<id>/<name>`. */
@@ -22,6 +23,8 @@ export interface OrderRecord {
   amountCents: number;
   currency: string;
   createdAt: string;
+  /** The order this one reprints (for no payment). */
+  reprintOf: string | null;
   /** The order as its workflow last recorded it; undefined for orders from before records. */
   view?: OrderView;
 }
@@ -37,6 +40,7 @@ interface Row {
   amount_cents: number;
   currency: string;
   created_at: Date | string;
+  reprint_of: string | null;
   record: OrderView | string | null;
 }
 
@@ -50,6 +54,7 @@ const fromRow = (r: Row): OrderRecord => ({
   amountCents: r.amount_cents,
   currency: r.currency,
   createdAt: new Date(r.created_at).toISOString(),
+  reprintOf: r.reprint_of ?? null,
   view: typeof r.record === 'string' ? (JSON.parse(r.record) as OrderView) : (r.record ?? undefined),
 });
 
@@ -62,20 +67,33 @@ export interface NewOrder {
   paymentProvider: string;
   amountCents: number;
   currency: string;
+  /** A reprint: the order whose art and address it prints again, for no payment. */
+  reprintOf?: string;
 }
 
 export class OrderRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Derives each order's access token (access-token.ts); only its hash is stored. */
+    readonly tokens: OrderAccessTokens,
+  ) {}
 
-  /** A new order with a fresh id and access token; only the token's hash is stored. */
+  /** A new order with a fresh id and its access token; only the token's hash is stored. */
   async create(order: NewOrder): Promise<{ record: OrderRecord; accessToken: string }> {
-    const accessToken = randomId('ot_', 24);
+    const id = randomId('or_');
+    const accessToken = this.tokens.tokenFor(id);
     const [row] = await this.db.query<Row>(
-      `INSERT INTO orders (id, animation_id, access_token_sha256, email, printer_id, payment_provider, amount_cents, currency)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-      [randomId('or_'), order.animationId, sha256(accessToken), order.email, order.printerId, order.paymentProvider, order.amountCents, order.currency],
+      `INSERT INTO orders (id, animation_id, access_token_sha256, email, printer_id, payment_provider, amount_cents, currency, reprint_of)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+      [id, order.animationId, sha256(accessToken), order.email, order.printerId, order.paymentProvider, order.amountCents, order.currency, order.reprintOf ?? null],
     );
     return { record: fromRow(row!), accessToken };
+  }
+
+  /** The order's access token when `tokens` still derives it (not for orders from before derived tokens). */
+  async accessTokenOf(id: string): Promise<string | undefined> {
+    const token = this.tokens.tokenFor(id);
+    return (await this.getWithToken(id, token)) ? token : undefined;
   }
 
   async setCheckoutSession(orderId: string, sessionId: string): Promise<void> {

@@ -42,6 +42,7 @@ import { apiLimits } from '../../src/limits/rate-limits.js';
 import { createLogger } from '../../src/logger.js';
 import { DEFAULT_PHOTO_LIMITS } from '../../src/media/photo.js';
 import { OrderRepository, WebhookEvents } from '../../src/orders/repository.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import { LocalPayments } from '../../src/payments/local.js';
 import type { PaymentProvider } from '../../src/payments/port.js';
 import { signPayload } from '../../src/payments/stripe-events.js';
@@ -133,7 +134,7 @@ beforeAll(async () => {
       }),
       paymentRoutes({
         providers,
-        orders: new OrderRepository(db),
+        orders: new OrderRepository(db, new OrderAccessTokens('test-cookie-secret')),
         creditPurchases: purchases,
         taskQueue: TASK_QUEUE,
         events: new WebhookEvents(db),

@@ -24,6 +24,7 @@ import type { CreditLedger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/logger.js';
 import { PRINTER_LINK_SECONDS, PrintFileUrls, SHOPPER_LINK_SECONDS } from '../../src/orders/print-file-url.js';
 import { orderKey, OrderRepository } from '../../src/orders/repository.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import { LocalPayments } from '../../src/payments/local.js';
 import { SimPrintAdapter } from '../../src/print-adapters/sim/adapter.js';
 import { PrinterSim } from '../../src/print-adapters/sim/printer.js';
@@ -60,7 +61,7 @@ const taskQueue = `orders-api-${randomUUID()}`;
 beforeAll(async () => {
   [env, { db, ledger }] = await Promise.all([timeSkippingEnv(), openLedger()]);
   animations = new AnimationRepository(db);
-  orders = new OrderRepository(db);
+  orders = new OrderRepository(db, new OrderAccessTokens('test-cookie-secret'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   payments = new LocalPayments(db, { publicUrl: base, webhookSecret: `whsec_${randomUUID()}` });

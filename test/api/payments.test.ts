@@ -23,6 +23,7 @@ import { openPGlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/logger.js';
 import { OrderRepository, WebhookEvents } from '../../src/orders/repository.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import { LocalPayments } from '../../src/payments/local.js';
 import type { PaymentProvider, PaymentReceived } from '../../src/payments/port.js';
 import { StripePayments } from '../../src/payments/stripe.js';
@@ -73,7 +74,7 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  orders = new OrderRepository(db);
+  orders = new OrderRepository(db, new OrderAccessTokens('test-cookie-secret'));
   payments = new LocalPayments(db, {
     publicUrl: base,
     webhookSecret: SECRET,

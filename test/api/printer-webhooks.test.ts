@@ -14,6 +14,7 @@ import { openPGlite, type Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/logger.js';
 import { OrderRepository, WebhookEvents } from '../../src/orders/repository.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import type { PrintAdapter } from '../../src/print-adapters/port.js';
 import { PrintfulPrintAdapter } from '../../src/print-adapters/printful/adapter.js';
 import { prodigiCallbackToken, ProdigiPrintAdapter } from '../../src/print-adapters/prodigi/adapter.js';
@@ -39,7 +40,7 @@ let adapters: Map<string, PrintAdapter>;
 beforeAll(async () => {
   [env, db, prodigiVendor] = await Promise.all([timeSkippingEnv(), openPGlite(), new FakeProdigi({ apiKey: PRODIGI_KEY }).start()]);
   await migrate(db);
-  orders = new OrderRepository(db);
+  orders = new OrderRepository(db, new OrderAccessTokens('test-cookie-secret'));
   await db.query(`INSERT INTO customers (id) VALUES ('cus_webhooks')`);
   animationId = 'an_webhooks';
   await db.query(`INSERT INTO animations (id, customer_id, viewer_token) VALUES ($1, 'cus_webhooks', 'v_webhooks')`, [animationId]);

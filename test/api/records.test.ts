@@ -32,6 +32,7 @@ import { createLogger } from '../../src/logger.js';
 import { DEFAULT_PHOTO_LIMITS } from '../../src/media/photo.js';
 import { PrintFileUrls } from '../../src/orders/print-file-url.js';
 import { OrderRepository } from '../../src/orders/repository.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import { LocalPayments } from '../../src/payments/local.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { animationWorkflowId, ANIMATION_WORKFLOW_TYPE } from '../../src/workflows/animation/api.js';
@@ -79,7 +80,7 @@ let mainRunning: Promise<void>;
 beforeAll(async () => {
   [env, { db, ledger }] = await Promise.all([devServerEnv(), openLedger()]);
   animations = new AnimationRepository(db);
-  orders = new OrderRepository(db);
+  orders = new OrderRepository(db, new OrderAccessTokens('test-cookie-secret'));
   customers = new Customers(db, ledger, 3);
   const blobs = new LocalBlobStore(await mkdtemp(path.join(os.tmpdir(), 'records-')));
   const payments = new LocalPayments(db, { publicUrl: 'http://shop.test', webhookSecret: `whsec_${randomUUID()}` });

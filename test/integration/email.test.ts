@@ -27,6 +27,11 @@ import { EmailInFlight, type EmailSender } from '../../src/email/port.js';
 import { IdempotentEmailSender } from '../../src/email/sender.js';
 import { SentEmails } from '../../src/email/sent-emails.js';
 import { SmtpTransport } from '../../src/email/smtp.js';
+import { OrderAccessTokens } from '../../src/orders/access-token.js';
+import { OrderRepository } from '../../src/orders/repository.js';
+import { AnimationRepository } from '../../src/animations/repository.js';
+import { Customers } from '../../src/customers/customers.js';
+import { CreditLedger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/logger.js';
 import { callActivity } from '../support/activities.js';
 import { databaseEngines } from '../support/ledger.js';
@@ -148,7 +153,7 @@ const TRACKING_URL = 'https://tracking.example/parcels/RM123456789GB?lang=en&src
 
 /** One request of each kind for one order, and the links each must carry. */
 function requestsFor(orderId: string, to = 'ada@example.com'): Array<{ request: EmailRequest; links: string[] }> {
-  const base = { to, orderId, accessToken: TOKEN, name: 'Ada Lovelace' };
+  const base = { to, orderId, name: 'Ada Lovelace' };
   const orderUrl = privateOrderUrl(PUBLIC_URL, orderId, TOKEN);
   return [
     {
@@ -170,7 +175,9 @@ function requestsFor(orderId: string, to = 'ada@example.com'): Array<{ request: 
 }
 
 /** The message the activity would send for `request`, for calling the sender directly. */
-const renderEmailFor = (request: EmailRequest) => renderEmail(request, { publicUrl: PUBLIC_URL });
+const renderEmailFor = (request: EmailRequest) => renderEmail(request, { publicUrl: PUBLIC_URL, accessToken: TOKEN });
+/** Every order here has TOKEN (how tokens are derived and looked up is tested below, on real orders). */
+const ordersWithToken = { accessTokenOf: async () => TOKEN };
 
 async function openMigrated() {
   const db = await openPGlite();
@@ -235,7 +242,7 @@ describe.each(databaseEngines)('emails over SMTP, recorded on %s', (_engine, ope
     );
     return { sender, ...log };
   };
-  const activitiesOf = (email: EmailSender) => createEmailActivities({ email, publicUrl: PUBLIC_URL });
+  const activitiesOf = (email: EmailSender) => createEmailActivities({ email, publicUrl: PUBLIC_URL, orders: ordersWithToken });
 
   it('delivers each kind of message once, with the right links, and a retry sends nothing more', async () => {
     const orderId = newOrderId();
@@ -417,7 +424,7 @@ describe('the outbox (the embedded default)', () => {
     const config = loadConfig({ DATA_DIR: dataDir, EMAIL_FROM: FROM });
     const sender = createEmailSender(config, db, recordingLogger().logger);
     expect(sender.transport).toBe('outbox');
-    const { sendEmail } = createEmailActivities({ email: sender, publicUrl: PUBLIC_URL });
+    const { sendEmail } = createEmailActivities({ email: sender, publicUrl: PUBLIC_URL, orders: ordersWithToken });
     const env = new MockActivityEnvironment();
     const orderId = newOrderId();
     const cases = requestsFor(orderId);
@@ -441,6 +448,41 @@ describe('the outbox (the embedded default)', () => {
     // Named so a listing sorts by time: in the order they were written.
     const written = cases.map(({ request }) => names.find((n) => n.endsWith(`-${emailIdempotencyKey(request).replaceAll(':', '.')}.eml`))!);
     expect(written.map((n) => n.slice(0, 19))).toEqual(written.map((n) => n.slice(0, 19)).sort());
+  });
+
+  it("links a real order's page with the token that opens it, derived, never stored; an order from before derived tokens gets the bare page", async () => {
+    const orders = new OrderRepository(db, new OrderAccessTokens('a-shared-cookie-secret'));
+    const customerId = await new Customers(db, new CreditLedger(db), 0).create();
+    const { record: buddy } = await new AnimationRepository(db).create(customerId);
+    const placed = { animationId: buddy.id, email: 'ada@example.com', printerId: 'sim', paymentProvider: 'local', amountCents: 1299, currency: 'usd' };
+    const { record, accessToken } = await orders.create(placed);
+    const config = loadConfig({ DATA_DIR: path.join(dataDir, 'tokens'), EMAIL_FROM: FROM });
+    // The worker's own repository, with its own instance of the shared secret: as in another process.
+    const workerOrders = new OrderRepository(db, new OrderAccessTokens('a-shared-cookie-secret'));
+    const { sendEmail } = createEmailActivities({ email: createEmailSender(config, db, recordingLogger().logger), publicUrl: PUBLIC_URL, orders: workerOrders });
+    const env = new MockActivityEnvironment();
+    const { request } = confirmationFor(record.id);
+    await callActivity(env, sendEmail, request);
+    const [file] = await readdir(path.join(config.email.outboxDir));
+    const mail = await simpleParser(await readFile(path.join(config.email.outboxDir, file!)));
+    expect(mail.text).toContain(privateOrderUrl(PUBLIC_URL, record.id, accessToken));
+    const token = /#token=([\w-]+)/.exec(mail.text ?? '')?.[1];
+    expect(await orders.getWithToken(record.id, token)).toMatchObject({ id: record.id });
+    const rows = await db.query<Record<string, unknown>>('SELECT * FROM orders WHERE id = $1', [record.id]);
+    expect(JSON.stringify(rows)).not.toContain(accessToken);
+
+    // Another secret (rotated, or an order whose token was random): no token is guessed into the link.
+    const stranger = createEmailActivities({
+      email: createEmailSender(config, db, recordingLogger().logger),
+      publicUrl: PUBLIC_URL,
+      orders: new OrderRepository(db, new OrderAccessTokens('another-secret')),
+    });
+    const refunded = requestsFor(record.id).find((c) => c.request.kind === 'order_refunded')!.request;
+    await callActivity(env, stranger.sendEmail, refunded);
+    const sent = await new SentEmails(db).get(emailIdempotencyKey(refunded));
+    const bare = await simpleParser(await readFile(path.join(config.email.outboxDir, sent!.outboxFile!)));
+    expect(bare.text).toContain(`${PUBLIC_URL}/orders/${record.id}\n`);
+    expect(bare.text).not.toContain('#token=');
   });
 
   it('a crash between writing the file and recording it leaves one file: the retry finds it and writes none', async () => {

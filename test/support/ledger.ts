@@ -28,5 +28,7 @@ export function paidWorkActivities(ledger: CreditLedger, channels: AlertChannel[
     // The workflows' records, which these tests do not look at (test/workflows/records.test.ts does).
     recordAnimation: async () => undefined,
     recordOrder: async () => undefined,
+    // Emails to shoppers (test/workflows/sticker-order.test.ts and test/integration/email.test.ts look at them).
+    sendEmail: async () => ({ messageId: '<test@test>', duplicate: false, alreadySent: false, idempotencyKey: 'email:test:none' }),
   };
 }

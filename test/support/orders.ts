@@ -6,6 +6,7 @@
 import { createAlertActivities } from '../../src/activities/alerts.js';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, AnimationActivities } from '../../src/activities/index.js';
+import { emailIdempotencyKey, type EmailRequest } from '../../src/email/messages.js';
 import type { PaymentReceived } from '../../src/payments/port.js';
 import type { PrinterEvent, PrinterEventType, PrintOrderSnapshot } from '../../src/print-adapters/port.js';
 import type { OrderInput, OrderView } from '../../src/workflows/sticker-order/api.js';
@@ -40,6 +41,8 @@ export class OrderWorld {
   readonly renderedArt: string[] = [];
   readonly printer = new FakePrinter();
   readonly payments = new FakePayments();
+  /** The emails the workflows asked for, in order (what the email activity would send once each). */
+  readonly emails: EmailRequest[] = [];
   /** The view each order last recorded (what the orders table would hold). */
   readonly records = new Map<string, OrderView>();
   private readonly recordSeqs = new Map<string, number>();
@@ -60,6 +63,12 @@ export class OrderWorld {
         this.recordSeqs.set(i.orderId, Math.max(seen, i.seq));
       },
       recordAnimation: async () => undefined,
+      sendEmail: async (request) => {
+        const key = emailIdempotencyKey(request);
+        const alreadySent = this.emails.some((e) => emailIdempotencyKey(e) === key);
+        if (!alreadySent) this.emails.push(request);
+        return { messageId: `<${key}@test>`, duplicate: false, alreadySent, idempotencyKey: key };
+      },
       renderPrintFile: rec('renderPrintFile', async (i) => {
         this.renderedArt.push(i.artKey);
         return { printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 1234 };

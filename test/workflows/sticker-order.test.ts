@@ -14,12 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Activities } from '../../src/activities/index.js';
 import {
+  artReadySignal,
   cancelOrderUpdate,
   changeShippingUpdate,
   orderStatusQuery,
   orderWorkflowId,
   paymentReceivedSignal,
   printerEventSignal,
+  retrySubmissionSignal,
   STICKER_ORDER_WORKFLOW_TYPE,
   type OrderInput,
   type OrderView,
@@ -581,5 +583,127 @@ describe('StickerOrderWorkflow as a child of the animation', () => {
       const started = await env.client.workflow.getHandle(orderWorkflowId(input.orderId)).describe().catch(() => undefined);
       expect(started).toBeUndefined();
     });
+  });
+});
+
+describe('StickerOrderWorkflow: emails to the shopper, reprints, and an operator retrying a submission', () => {
+  const kinds = () => world.emails.map((e) => e.kind);
+
+  it('emails the confirmation once paid, the shipment with its tracking, and the delivery — once each, whatever the webhooks repeat', async () => {
+    const { view, orderId } = await runOrder(async (h, id) => {
+      await h.signal(paymentReceivedSignal, paid(id));
+      await h.signal(paymentReceivedSignal, paid(id));
+      await until(h, 'submitted');
+      await h.signal(printerEventSignal, printerEvent(id, 'shipped', { tracking }));
+      await h.signal(printerEventSignal, printerEvent(id, 'shipped', { tracking, eventId: 'evt_again' }));
+      await env.sleep('2 days');
+      await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+    });
+    expect(view.status).toBe('delivered');
+    expect(kinds()).toEqual(['order_confirmation', 'order_shipped', 'order_delivered']);
+    const base = { to: 'ada@example.com', orderId, name: shipping.name };
+    expect(world.emails[0]).toEqual({ ...base, kind: 'order_confirmation', product: orderInput(orderId).product, amountCents: 4099, currency: 'usd', shipping });
+    expect(world.emails[1]).toEqual({ ...base, kind: 'order_shipped', tracking });
+    expect(world.emails[2]).toEqual({ ...base, kind: 'order_delivered', viewerUrl: orderInput(orderId).viewerUrl });
+    // No secret in the workflow's history: the access token is the email activity's to derive.
+    expect(JSON.stringify(world.emails)).not.toMatch(/\bot_|#token=|accessToken/);
+  });
+
+  it('emails the refund with its amount and the reason, and nothing when nothing was paid', async () => {
+    const failed = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+      },
+      { activities: { submitPrintOrder: async () => Promise.reject(ApplicationFailure.nonRetryable('country not served', 'PrintRejected')) } },
+    );
+    expect(failed.view).toMatchObject({ status: 'failed', refund: { status: 'refunded' } });
+    expect(kinds()).toEqual(['order_confirmation', 'order_refunded']);
+    expect(world.emails[1]).toMatchObject({ kind: 'order_refunded', amountCents: 4099, currency: 'usd', reason: failed.view.error });
+
+    world.emails.length = 0;
+    const unpaid = await runOrder(async (h) => {
+      await h.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'changed my mind' }] });
+    });
+    expect(unpaid.view.status).toBe('cancelled');
+    expect(kinds()).toEqual([]);
+  });
+
+  it('tells the shopper their buddy is ready when the order was paid before the art came', async () => {
+    const { view } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        await env.sleep('10 minutes');
+        expect(kinds()).toEqual(['order_confirmation']);
+        await h.signal(artReadySignal, { artKey: 'animations/an_test/cutout.png' });
+        await until(h, 'submitted');
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+      { input: { artKey: undefined } },
+    );
+    expect(view.status).toBe('delivered');
+    expect(kinds()).toEqual(['order_confirmation', 'buddy_ready', 'order_delivered']);
+    expect(world.emails[1]).toMatchObject({ viewerUrl: orderInput('x').viewerUrl });
+  });
+
+  it('a reprint goes to the printer without a payment: no checkout, no charge, no refund, no confirmation', async () => {
+    const { view, orderId } = await runOrder(
+      async (h, id) => {
+        await until(h, 'submitted', '1 second');
+        await h.signal(printerEventSignal, printerEvent(id, 'shipped', { tracking }));
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+      { input: { reprintOf: 'or_theOriginalOrder0000000', payment: { provider: 'local', sessionId: 'none', amountCents: 0, currency: 'usd' } } },
+    );
+    expect(view).toMatchObject({ status: 'delivered', reprintOf: 'or_theOriginalOrder0000000' });
+    expect(view.payment).toBeUndefined();
+    expect(view.timeline[1]).toMatchObject({ status: 'paid', note: 'a reprint of or_theOriginalOrder0000000, for no payment' });
+    expect(printer.orders.get(orderId)?.submissions).toBe(1);
+    expect(payments.refundCalls).toEqual([]);
+    expect(payments.expired).toEqual([]);
+    expect(kinds()).toEqual(['order_shipped', 'order_delivered']);
+
+    // Cancelled by an operator before it is printed: nothing to refund, and no checkout to close.
+    const cancelled = await runOrder(
+      async (h) => {
+        await h.executeUpdate(cancelOrderUpdate, { args: [{ reason: 'made by mistake' }] });
+      },
+      { input: { reprintOf: 'or_theOriginalOrder0000000', artKey: undefined, payment: { provider: 'local', sessionId: 'none', amountCents: 0, currency: 'usd' } } },
+    );
+    expect(cancelled.view).toMatchObject({ status: 'cancelled', refund: { status: 'not_needed' } });
+    expect(payments.expired).toEqual([]);
+  });
+
+  it("an operator's retry submits at once instead of waiting out the outage's backoff; the attempt waiting is dropped", async () => {
+    let attempts = 0;
+    let printerBack = false;
+    const real = orderActivities().submitPrintOrder!;
+    const { view, orderId } = await runOrder(
+      async (h, id) => {
+        await h.signal(paymentReceivedSignal, paid(id));
+        // An outage: five failed attempts, the backoff now minutes long.
+        for (let i = 0; i < 200 && attempts < 5; i++) await env.sleep('30 seconds');
+        expect(attempts).toBe(5);
+        printerBack = true;
+        await h.signal(retrySubmissionSignal);
+        await until(h, 'submitted', '1 second');
+        await h.signal(printerEventSignal, printerEvent(id, 'delivered'));
+      },
+      {
+        activities: {
+          submitPrintOrder: async (i) => {
+            attempts++;
+            if (!printerBack) throw new Error('printer API answered 503');
+            return real(i);
+          },
+        },
+      },
+    );
+    expect(view.status).toBe('delivered');
+    expect(attempts).toBe(6); // the fresh attempt; the dropped one never ran again
+    expect(printer.orders.get(orderId)?.submissions).toBe(1);
+    const retried = view.timeline.find((t) => t.note === 'submission retried now, as an operator asked')!;
+    const submitted = view.timeline.find((t) => t.status === 'submitted')!;
+    // At once: well inside the next backoff (10 s doubled five times is over 5 minutes).
+    expect(Date.parse(submitted.at) - Date.parse(retried.at)).toBeLessThan(30_000);
   });
 });

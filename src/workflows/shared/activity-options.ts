@@ -31,3 +31,13 @@ export const ALERT: ActivityOptions = {
   scheduleToCloseTimeout: '1 hour',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 };
+
+/**
+ * An email to a shopper: an SMTP outage is waited out for a day (the message is still worth
+ * sending), a refused address fails at once. Sent once per key however often it is retried.
+ */
+export const EMAIL: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '30 minutes' },
+};

@@ -79,6 +79,11 @@ export interface OrderInput {
   timing?: Partial<OrderTiming>;
   /** Task queue of the print-file steps (media work); unset: the workflow's own. */
   taskQueues?: { media?: string };
+  /**
+   * A reprint an operator made of another order (a quality claim): nothing is paid, nothing is
+   * refunded, no confirmation is emailed; `payment` names only the provider and currency.
+   */
+  reprintOf?: string;
 }
 
 export type OrderRefund =
@@ -111,6 +116,8 @@ export interface OrderView {
   refund?: OrderRefund;
   /** Why the order failed or was cancelled. */
   error?: string;
+  /** The order this one reprints, for no payment. */
+  reprintOf?: string;
 }
 
 /** The payment webhook: the customer paid (deduplicated by event id inside the workflow too). */
@@ -121,6 +128,12 @@ export const printerEventSignal = defineSignal<[PrinterEvent]>('printerEvent');
 export const artReadySignal = defineSignal<[{ artKey: string }]>('artReady');
 /** From the parent animation workflow: the buddy could not be made; cancel and refund. */
 export const animationFailedSignal = defineSignal<[{ reason: string }]>('animationFailed');
+
+/**
+ * From the operator console: an order waiting out a printer outage submits again now, with its
+ * retries started afresh (submitting is idempotent at the printer). Ignored at any other time.
+ */
+export const retrySubmissionSignal = defineSignal('retrySubmission');
 
 /** Cancel, allowed until the order is submitted to the printer; returns the order as it then stands. */
 export const cancelOrderUpdate = defineUpdate<OrderView, [{ reason?: string }]>('cancelOrder');

@@ -26,7 +26,8 @@ import { msToNumber as ms } from '@temporalio/common/lib/time.js';
 import type { Activities } from '../../activities/index.js';
 import type { PaymentReceived } from '../../payments/port.js';
 import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port.js';
-import { ALERT, RECORD, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
+import type { EmailRequest } from '../../email/messages.js';
+import { ALERT, EMAIL, RECORD, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
 import { startRecording } from '../shared/recorder.js';
 import { describeFailure, failureType } from '../shared/paid-work.js';
 import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
@@ -40,6 +41,7 @@ import {
   orderStatusQuery,
   paymentReceivedSignal,
   printerEventSignal,
+  retrySubmissionSignal,
   type OrderInput,
   type OrderRefund,
   type OrderStatus,
@@ -102,6 +104,12 @@ class OrderEnded extends Error {
 /** The order's view is written to the database as it moves (`startRecording`), behind this patch. */
 const RECORDS_PATCH = 'records-in-database';
 
+/**
+ * The shopper is emailed as the order moves (confirmation, buddy ready, shipped, delivered,
+ * refunded), behind this patch: orders placed before it send nothing, and replay as they ran.
+ */
+const EMAILS_PATCH = 'emails-to-shoppers';
+
 /** The workflow itself was cancelled (Temporal UI, CLI): the order ends, refunded, and stopped at the printer. */
 const OPERATOR_CANCEL = 'the order was cancelled by an operator (its workflow was cancelled)';
 
@@ -115,6 +123,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   const refundPersistently = proxyActivities<Activities>(REFUND_FOR_A_WEEK).refundPayment;
   const { alertOperator } = proxyActivities<Activities>(ALERT);
   const { recordOrder } = proxyActivities<Activities>(RECORD);
+  const { sendEmail } = proxyActivities<Activities>(EMAIL);
   const { orderId } = input;
 
   let status: OrderStatus = 'awaiting_payment';
@@ -132,6 +141,8 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   /** Set once the order goes to the printer: from then on no cancel, no address change. */
   let locked = false;
   let cancelReason: string | undefined;
+  /** An operator asked (retrySubmission) for the submission to start again now. */
+  let retrySubmission = false;
   const seenEvents = new Set<string>();
   const extraPayments = new Set<string>();
   const inbox: PrinterEvent[] = [];
@@ -160,6 +171,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     },
     refund,
     error,
+    reprintOf: input.reprintOf,
   });
   const isOver = () => status === 'failed' || status === 'cancelled' || status === 'delivered';
   const refuseWhenLocked = () => {
@@ -175,6 +187,20 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   record('awaiting_payment', 'order placed');
   setHandler(orderStatusQuery, view);
   const recording = patched(RECORDS_PATCH) ? startRecording(view, (seq, v) => recordOrder({ orderId, seq, view: v })) : undefined;
+  const emailsOn = patched(EMAILS_PATCH);
+  /** Emails on their way: they never hold the order up, and the run waits for them before it ends. */
+  const outgoing: Promise<void>[] = [];
+  type EmailOf<K extends EmailRequest['kind']> = Omit<Extract<EmailRequest, { kind: K }>, 'to' | 'orderId' | 'name' | 'kind'>;
+  const email = <K extends EmailRequest['kind']>(kind: K, fields: EmailOf<K>) => {
+    if (!emailsOn) return;
+    const request = { kind, to: input.email, orderId, name: shipping.name, ...fields } as EmailRequest;
+    outgoing.push(
+      CancellationScope.nonCancellable(() => sendEmail(request)).then(
+        () => undefined,
+        (err: unknown) => log.warn('an email to the shopper could not be sent', { kind, error: describeFailure(err) }),
+      ),
+    );
+  };
   setHandler(paymentReceivedSignal, async (p) => {
     if (!payment) {
       payment = p;
@@ -197,6 +223,9 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   });
   setHandler(animationFailedSignal, ({ reason }) => {
     animationFailure ??= reason;
+  });
+  setHandler(retrySubmissionSignal, () => {
+    retrySubmission = true;
   });
   setHandler(
     cancelOrderUpdate,
@@ -244,8 +273,9 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     return refundPersistently(req);
   };
 
-  /** Refunds the order's payment once (stable key); the operator hears if it lags or fails. */
-  const refundPayment = async (why: string): Promise<void> => {
+  /** Refunds the order's payment once (stable key); the operator hears if it lags or fails, the shopper when it is done. */
+  const refundPayment = async (ending: OrderEnded): Promise<void> => {
+    const why = `order ${ending.outcome}: ${ending.reason}`;
     if (!payment) {
       refund = { status: 'not_needed' };
       return;
@@ -256,6 +286,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
         await alert('refund', `refund not done yet: ${pending}`);
       });
       refund = { status: 'refunded', refundId: r.refundId, amountCents: r.amountCents };
+      email('order_refunded', { amountCents: r.amountCents, currency: payment.currency, reason: ending.reason });
     } catch (err) {
       refund = { status: 'failed', error: describeFailure(err) };
       await alert('refund', `REFUND FAILED, refund by hand: ${refund.error}`);
@@ -288,7 +319,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
         const stopped = await housekeeping.cancelPrintOrder({ printerId: input.printerId, orderId }).catch(() => false);
         if (!stopped) timeline.push({ at: workflowNowIso(), status, note: 'the printer could not cancel it: it may still be printed' });
       }
-      if (!payment && !locked) {
+      if (!payment && !locked && !input.reprintOf) {
         try {
           const checkout = await housekeeping.expireCheckout({ provider: input.payment.provider, sessionId: input.payment.sessionId });
           // The customer paid as the order ended: its webhook is on the way; refund it when it lands.
@@ -297,10 +328,10 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
           await alert('close checkout', `the checkout could not be closed: ${describeFailure(err)}`);
         }
       }
-      await refundPayment(`order ${ending.outcome}: ${ending.reason}`);
+      await refundPayment(ending);
       if (ending.alert) await alert(ending.outcome === 'failed' ? `order failed while ${lastActive}` : 'order cancelled', ending.reason);
       // A payment that raced the refund decision is refunded too: nobody pays for nothing.
-      if (payment && refund?.status === 'not_needed') await refundPayment(`order ${ending.outcome}: ${ending.reason}`);
+      if (payment && refund?.status === 'not_needed') await refundPayment(ending);
     });
     if (ending.outcome === 'failed') {
       throw ApplicationFailure.create({ type: ORDER_FAILED, message: ending.reason, nonRetryable: true, details: [view()] });
@@ -315,25 +346,61 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     if (isCancellation(err) && !isOver()) return await finish(new OrderEnded('cancelled', OPERATOR_CANCEL, true));
     throw err;
   } finally {
-    // A second payment's refund runs in its signal handler: let it finish.
+    // A second payment's refund runs in its signal handler: let it finish; and the emails go.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    await CancellationScope.nonCancellable(() => Promise.all(outgoing));
     await recording?.flush();
+  }
+
+  /**
+   * Submits the order, retrying through an outage; when an operator asks (retrySubmission), the
+   * attempt waiting out its backoff is cancelled and a fresh one starts at once.
+   */
+  async function submitToPrinter(): Promise<PrintOrderSnapshot> {
+    const request = { printerId: input.printerId, orderId, printFileKey: printFileKey!, product: input.product, shipping, email: input.email };
+    for (;;) {
+      retrySubmission = false;
+      const attempt = new CancellationScope();
+      const submitted = attempt.run(() => submit.submitPrintOrder(request));
+      let settled = false;
+      const outcome = await Promise.race([
+        submitted.then(
+          (placed) => ({ placed }),
+          (error: unknown) => ({ error }),
+        ),
+        condition(() => retrySubmission || settled).then(() => 'retry' as const),
+      ]);
+      settled = true;
+      if (outcome !== 'retry') {
+        if ('error' in outcome) throw outcome.error;
+        return outcome.placed;
+      }
+      attempt.cancel();
+      await submitted.catch(() => undefined);
+      timeline.push({ at: workflowNowIso(), status, note: 'submission retried now, as an operator asked' });
+    }
   }
 
   async function fulfil(): Promise<OrderView> {
     // 1. Payment, art and print file: all cancellable by the customer.
     try {
       await beforePrinter.run(async () => {
-        await condition(() => payment !== undefined || animationFailure !== undefined, timing.paymentDeadline);
-        if (!payment) {
-          if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
-          throw new OrderEnded('cancelled', 'not paid before the payment deadline', false);
+        if (input.reprintOf) {
+          record('paid', `a reprint of ${input.reprintOf}, for no payment`);
+        } else {
+          await condition(() => payment !== undefined || animationFailure !== undefined, timing.paymentDeadline);
+          if (!payment) {
+            if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
+            throw new OrderEnded('cancelled', 'not paid before the payment deadline', false);
+          }
+          record('paid', `paid ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}`);
+          email('order_confirmation', { product: input.product, amountCents: payment.amountCents, currency: payment.currency, shipping });
         }
-        record('paid', `paid ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}`);
         if (!artKey) {
           await condition(() => artKey !== undefined || animationFailure !== undefined, timing.artDeadline);
           if (animationFailure !== undefined) throw new OrderEnded('cancelled', `the buddy could not be made: ${animationFailure}`, false);
           if (!artKey) throw new OrderEnded('failed', 'the buddy was not ready in time to print', true);
+          email('buddy_ready', { viewerUrl: input.viewerUrl });
         }
         record('rendering');
         lastActive = 'rendering';
@@ -357,14 +424,7 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
     locked = true;
     lastActive = 'submitted';
     try {
-      placed = await submit.submitPrintOrder({
-        printerId: input.printerId,
-        orderId,
-        printFileKey: printFileKey!,
-        product: input.product,
-        shipping,
-        email: input.email,
-      });
+      placed = await submitToPrinter();
     } catch (err) {
       if (isCancellation(err)) throw err;
       if (failureType(err) === 'PrintRejected') return finish(new OrderEnded('failed', `the printer refused the order: ${describeFailure(err)}`, true));
@@ -406,6 +466,8 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
       const note = e.type === 'accepted' ? `accepted by the printer (${via})` : via;
       record(e.type === 'accepted' ? 'submitted' : e.type, note);
       lastActive = status;
+      if (e.type === 'shipped' && tracking) email('order_shipped', { tracking });
+      if (e.type === 'delivered') email('order_delivered', { viewerUrl: input.viewerUrl });
     };
     const snapshotEvent = (p: PrintOrderSnapshot) => (p.type ? { type: p.type, tracking: p.tracking, reason: p.reason } : undefined);
     const onSubmission = snapshotEvent(placed);
