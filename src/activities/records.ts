@@ -6,7 +6,7 @@
 import type { AnimationRepository } from '../animations/repository.js';
 import type { OrderRepository } from '../orders/repository.js';
 import type { AnimationStatus } from '../workflows/animation/api.js';
-import type { OrderView } from '../workflows/sticker-order/api.js';
+import type { OrderRefund, OrderView } from '../workflows/sticker-order/api.js';
 
 export function createRecordActivities(deps: { animations: AnimationRepository; orders: OrderRepository }) {
   return {
@@ -15,6 +15,12 @@ export function createRecordActivities(deps: { animations: AnimationRepository; 
     },
     async recordOrder(input: { orderId: string; seq: number; view: OrderView }): Promise<void> {
       await deps.orders.saveView(input.orderId, input.seq, input.view);
+    },
+    /** A refund an operator made after the order ended: onto its record, the same refund written twice is one. */
+    async noteOrderRefund(input: { orderId: string; refund: OrderRefund; at: string; note: string }): Promise<void> {
+      const record = (await deps.orders.get(input.orderId))?.view;
+      if (record?.refund?.status === 'refunded' && record.refund.refundId === (input.refund as { refundId?: string }).refundId) return;
+      await deps.orders.noteRefund(input.orderId, input.refund, { at: input.at, status: record?.status ?? 'delivered', note: input.note });
     },
   };
 }

@@ -11,7 +11,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AnimationRepository } from '../animations/repository.js';
@@ -32,6 +32,7 @@ import {
   type OrderTiming,
   type OrderView,
 } from '../workflows/sticker-order/api.js';
+import { failureType } from '../workflows/shared/failures.js';
 import { queryStatus } from './animations.js';
 import { recordedOrLive } from './recorded.js';
 
@@ -112,13 +113,6 @@ function accessTokenOf(ctx: Context, publicUrl: string): string | undefined {
   return ownPage ? fromCookie : undefined;
 }
 
-/** The innermost application failure's type of an update that failed, e.g. ORDER_LOCKED. */
-function updateFailureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e instanceof Error && !(e instanceof ApplicationFailure) && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
-}
-
 export function orderRoutes(deps: OrderRoutesDeps): Router {
   const router = new Router();
 
@@ -163,7 +157,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
       return await fn();
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
-        const type = updateFailureType(err);
+        const type = failureType(err);
         const message = (err.cause as Error | undefined)?.message ?? err.message;
         if (type === ORDER_LOCKED) throw new HttpError(409, 'order_locked', message);
         if (type === 'InvalidAddress') throw new HttpError(400, 'invalid_request', message);
@@ -221,7 +215,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
             .getHandle(animationWorkflowId(animation.id))
             .executeUpdate(orderStickersUpdate, { args: [input], updateId: record.id });
         } catch (err) {
-          if (err instanceof WorkflowUpdateFailedError && updateFailureType(err) === ANIMATION_FAILED) {
+          if (err instanceof WorkflowUpdateFailedError && failureType(err) === ANIMATION_FAILED) {
             throw new HttpError(409, 'animation_failed', 'this animation failed: stickers cannot be made of it');
           }
           // It finished between our look and the update: start the order on its own below.

@@ -322,7 +322,9 @@ export const migrations: Migration[] = [
       );
       CREATE INDEX ops_actions_by_order ON ops_actions (order_id, created_at);
       -- A reprint is an order of its own, for no payment, of the art and address of reprint_of.
-      ALTER TABLE orders ADD COLUMN reprint_of TEXT;
+      ALTER TABLE orders ADD COLUMN reprint_of TEXT REFERENCES orders (id);
+      ALTER TABLE orders DROP CONSTRAINT orders_amount_cents_check;
+      ALTER TABLE orders ADD CONSTRAINT orders_amount_cents_check CHECK (amount_cents > 0 OR (reprint_of IS NOT NULL AND amount_cents = 0));
     `,
   },
 ];

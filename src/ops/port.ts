@@ -36,6 +36,8 @@ export interface OpsActionResult {
   message: string;
   /** The reprint's new order. */
   newOrderId?: string;
+  /** The email sent again, and which resend of its kind it is (1 for the first copy resent). */
+  email?: { kind: EmailKind; resend: number };
   at: string;
   /** This request id had been carried out before: nothing was done again. */
   repeated?: boolean;

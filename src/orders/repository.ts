@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../customers/customers.js';
 import type { Database } from '../db/database.js';
 import type { OrderAccessTokens } from './access-token.js';
-import type { OrderView } from '../workflows/sticker-order/api.js';
+import type { OrderRefund, OrderView, TimelineEntry } from '../workflows/sticker-order/api.js';
 
 /** Where an order's files live in the blob store: `orders/<id>/<name>`. */
 export const orderKey = (orderId: string, name: string) => `orders/${orderId}/${name}`;
@@ -121,6 +121,18 @@ export class OrderRepository {
     await this.db.query(
       `UPDATE orders SET status = $2, record = $3, record_seq = $4, updated_at = now() WHERE id = $1 AND record_seq < $4`,
       [id, view.status, JSON.stringify(view), seq],
+    );
+  }
+
+  /**
+   * Adds a refund made after the order's workflow ended (by an operator) to its record: the
+   * refund, and a line on its timeline. Only for orders with a record; the workflow writes no more.
+   */
+  async noteRefund(id: string, refund: OrderRefund, entry: TimelineEntry): Promise<void> {
+    await this.db.query(
+      `UPDATE orders SET record = jsonb_set(jsonb_set(record, '{refund}', $2::jsonb), '{timeline}', (record->'timeline') || $3::jsonb),
+         updated_at = now() WHERE id = $1 AND record IS NOT NULL`,
+      [id, JSON.stringify(refund), JSON.stringify([entry])],
     );
   }
 

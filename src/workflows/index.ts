@@ -6,3 +6,4 @@ export { AnimationWorkflow } from './animation/workflow.js';
 export { StickerOrderWorkflow } from './sticker-order/workflow.js';
 export { CreditPurchaseWorkflow } from './credit-purchase/workflow.js';
 export { LatePaymentWorkflow } from './late-payment/workflow.js';
+export { OperatorRefundWorkflow, ResendEmailWorkflow } from './operator/workflow.js';

@@ -18,12 +18,12 @@ import {
   isCancellation,
   log,
   proxyActivities,
-  TemporalFailure,
   uuid4,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
 import type { Charge, Refund } from '../../ledger/ledger.js';
 import { ALERT, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from './activity-options.js';
+import { failureType } from './failures.js';
 
 const { chargeCredits } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
@@ -167,15 +167,6 @@ export function describeRefund(r: RefundState): string {
     case 'failed':
       return `REFUND FAILED (${r.error}); refund by hand`;
   }
-}
-
-/** The innermost failure's type, e.g. "InsufficientCredit" inside an ActivityFailure. */
-export function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e instanceof ActivityFailure || (e instanceof TemporalFailure && !(e instanceof ApplicationFailure) && e.cause)) {
-    e = (e as TemporalFailure).cause;
-  }
-  return e instanceof ApplicationFailure ? (e.type ?? undefined) : undefined;
 }
 
 /** "Type: message" of the innermost cause, which is what a human needs to read. */

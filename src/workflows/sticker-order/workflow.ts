@@ -29,7 +29,8 @@ import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port
 import type { EmailRequest } from '../../email/messages.js';
 import { ALERT, EMAIL, RECORD, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
 import { startRecording } from '../shared/recorder.js';
-import { describeFailure, failureType } from '../shared/paid-work.js';
+import { describeFailure } from '../shared/paid-work.js';
+import { failureType } from '../shared/failures.js';
 import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
 import {
   animationFailedSignal,
