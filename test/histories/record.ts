@@ -100,6 +100,8 @@ const animationActivities = {
     discardAnimationFiles: async () => ({ deleted: 0 }),
     recordAnimation: async () => undefined,
     recordOrder: async () => undefined,
+    noteOrderRefund: async () => undefined,
+    sendEmail: async (i: { orderId: string; kind: string }) => ({ messageId: `<${i.orderId}.${i.kind}@recorded>`, duplicate: false, alreadySent: false, idempotencyKey: `email:order:${i.orderId}:${i.kind}` }),
 };
 const animationWorkers = await Promise.all(
   ['record-animation', 'record-ai', 'record-media'].map((taskQueue, i) =>
@@ -142,6 +144,7 @@ await main!.runUntil(ai!.runUntil(media!.runUntil(async () => {
 // a child; recorded: the parent's history and the child's).
 const printerStage = new Map<string, 'shipped' | 'delivered'>();
 let parentReleased = false;
+let reprintAttempts = 0;
 const orderWorker = await Worker.create({
   connection: env.nativeConnection,
   taskQueue: 'record-orders',
@@ -154,7 +157,11 @@ const orderWorker = await Worker.create({
     },
     renderPrintFile: async (i: { orderId: string }) => ({ printFileKey: `orders/${i.orderId}/print.pdf`, bytes: 52_000 }),
     preflightPrintFile: async () => ({ checks: ['pageSize', 'bleed', 'dpi', 'contour', 'qr300', 'qr150'] }),
-    submitPrintOrder: async (i: { orderId: string }) => ({ orderId: i.orderId, vendorOrderId: `sim_${i.orderId}` }),
+    submitPrintOrder: async (i: { orderId: string }) => {
+      // The reprint's printer is down until an operator's retry comes after two attempts.
+      if (i.orderId === 'or_replay_reprint' && ++reprintAttempts <= 2) throw new Error('printer API answered 503');
+      return { orderId: i.orderId, vendorOrderId: `sim_${i.orderId}` };
+    },
     fetchPrinterStatus: async (i: { orderId: string }) => {
       const type = printerStage.get(i.orderId);
       return { orderId: i.orderId, vendorOrderId: `sim_${i.orderId}`, type, tracking: type && { carrier: 'SIM Post', number: 'SIM1' } };
@@ -213,6 +220,35 @@ await orderWorker.runUntil(async () => {
     await handle.result().catch(() => undefined);
     const file = historyFile(`sticker-order-${name}`);
     await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    console.log(`recorded ${file}`);
+  }
+  // A reprint an operator made (no payment), whose submission the operator retried through an outage.
+  if (wanted('sticker-order-reprint')) {
+    const orderId = 'or_replay_reprint';
+    const handle = await env.client.workflow.start('StickerOrderWorkflow', {
+      taskQueue: 'record-orders',
+      workflowId: `order:${orderId}`,
+      args: [{ ...orderInput(orderId, 'an_replay_succeeded', 'animations/an_replay_succeeded/cutout.png'), reprintOf: 'or_replay_delivered' }],
+    });
+    while (reprintAttempts < 2) await env.sleep('5 seconds');
+    await handle.signal('retrySubmission');
+    await waitFor(handle, 'submitted');
+    await handle.signal('printerEvent', printerEvent(orderId, 'delivered', 1));
+    await handle.result();
+    const file = historyFile('sticker-order-reprint');
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' });
+    console.log(`recorded ${file}`);
+  }
+  // What an operator does after an order ended: a refund, and an email sent again.
+  for (const [name, type, args] of [
+    ['operator-refund', 'OperatorRefundWorkflow', { orderId: 'or_replay_delivered', provider: 'local', paymentIntentId: 'pi_local_or_replay_delivered', amountCents: 4099, currency: 'usd', reason: 'arrived creased', email: 'ada@example.com', name: 'Ada Lovelace' }],
+    ['resend-email', 'ResendEmailWorkflow', { kind: 'order_delivered', to: 'ada@example.com', orderId: 'or_replay_delivered', name: 'Ada Lovelace', viewerUrl: 'http://localhost:3000/a/v_recorded', resend: 1 }],
+  ] as const) {
+    if (!wanted(name)) continue;
+    const handle = await env.client.workflow.start(type, { taskQueue: 'record-orders', workflowId: `ops-${name}`, args: [args] });
+    await handle.result();
+    const file = historyFile(name);
+    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' });
     console.log(`recorded ${file}`);
   }
   if (wanted('animation-with-order')) {

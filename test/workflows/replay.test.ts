@@ -24,14 +24,19 @@ describe('replay of recorded histories', () => {
       'credit-purchase-fulfilled.json',
       'credit-purchase-refunded.json',
       'late-payment-refunded.json',
+      'operator-refund.json',
       'paid-work-cancelled.json',
       'paid-work-failed-refunded.json',
       'paid-work-succeeded.json',
+      'resend-email.json',
       'sticker-order-child.json',
+      'sticker-order-delivered-emails.json',
       'sticker-order-delivered-records.json',
       'sticker-order-delivered.json',
+      'sticker-order-failed-refunded-emails.json',
       'sticker-order-failed-refunded-records.json',
       'sticker-order-failed-refunded.json',
+      'sticker-order-reprint.json',
     ]);
   });
 
