@@ -59,6 +59,8 @@ export interface OrderRoutesDeps {
   timing?: Partial<OrderTiming>;
   /** How long a checkout session can be paid (the payment deadline), so the provider closes it too. */
   checkoutMinutes?: number;
+  /** The namespace has the order search attributes (ensureOrderSearchAttributes): orders keep them up to date. */
+  indexOrders?: boolean;
 }
 
 const ANIMATION_ID = /^an_[A-Za-z0-9_-]{22}$/;
@@ -207,6 +209,7 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
         payment: { provider: deps.payments.id, sessionId: checkout.sessionId, amountCents: price.totalCents, currency: price.currency },
         timing: deps.timing,
         taskQueues: deps.mediaTaskQueue && deps.mediaTaskQueue !== deps.taskQueue ? { media: deps.mediaTaskQueue } : undefined,
+        ...(deps.indexOrders && { indexed: true }),
       };
       if (buddy.status === 'running') {
         try {

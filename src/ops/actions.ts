@@ -40,6 +40,8 @@ export interface TemporalOpsActionsDeps {
   taskQueue: string;
   mediaTaskQueue?: string;
   publicUrl: string;
+  /** As the order routes' `indexOrders`. */
+  indexOrders?: boolean;
 }
 
 /** What the order's workflow is doing now, from Temporal (undefined: it has ended or is gone). */
@@ -169,6 +171,7 @@ export class TemporalOpsActions implements OpsActions {
         artKey,
         reprintOf: order.id,
         taskQueues: this.deps.mediaTaskQueue && this.deps.mediaTaskQueue !== this.deps.taskQueue ? { media: this.deps.mediaTaskQueue } : undefined,
+        ...(this.deps.indexOrders && { indexed: true }),
       };
       try {
         await this.deps.temporal.workflow.start(STICKER_ORDER_WORKFLOW_TYPE, {

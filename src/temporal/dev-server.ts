@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import type { Log } from '../toolchain/install.js';
 import { resolveTemporalCli } from '../toolchain/temporal.js';
 import { connectClient, temporalAnswers } from './connection.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/sticker-order/api.js';
 
 export interface EmbeddedTemporal {
   address: string;
@@ -80,6 +81,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<EmbeddedTe
     '--namespace', opts.namespace,
     '--log-level', 'warn',
     ...DYNAMIC_CONFIG,
+    // What operators filter orders by in the UI (see ensureOrderSearchAttributes).
+    ...ORDER_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
   ];
   const out = openSync(logFile, 'a');
   // Its own process group, so a Ctrl-C reaches it only through us, in the order we choose.

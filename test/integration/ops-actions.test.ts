@@ -30,6 +30,7 @@ import { TemporalOpsActions } from '../../src/ops/actions.js';
 import { OpsActionRefused, type OpsActionKind } from '../../src/ops/port.js';
 import { operatorRefundWorkflowId } from '../../src/workflows/operator/api.js';
 import {
+  ORDER_STATUS_ATTRIBUTE,
   orderStatusQuery,
   orderWorkflowId,
   paymentReceivedSignal,
@@ -80,7 +81,7 @@ beforeAll(async () => {
       // Real records and real emails: the actions read the one and resend the other.
       ...createRecordActivities({ animations, orders }),
       ...createEmailActivities({ email, publicUrl: PUBLIC_URL, orders }),
-      submitPrintOrder: async (i) => {
+      submitPrintOrder: async (i: Parameters<NonNullable<typeof scripted.submitPrintOrder>>[0]) => {
         submitAttempts++;
         if (printerDown) throw new Error('printer API answered 503');
         return scripted.submitPrintOrder!(i);
@@ -88,7 +89,7 @@ beforeAll(async () => {
     },
   });
   running = worker.run();
-  actions = new TemporalOpsActions({ temporal: env.client, db, orders, animations, taskQueue, publicUrl: PUBLIC_URL });
+  actions = new TemporalOpsActions({ temporal: env.client, db, orders, animations, taskQueue, publicUrl: PUBLIC_URL, indexOrders: true });
 }, 120_000);
 afterAll(async () => {
   if (worker?.getState() === 'RUNNING') worker.shutdown();
@@ -127,7 +128,7 @@ async function placeOrder(opts: { artComing?: boolean } = {}): Promise<{ orderId
     taskQueue,
     workflowId: orderWorkflowId(record.id),
     // artComing: placed while the buddy is still being made (it waits for the art before the printer).
-    args: [orderInput(record.id, { animationId: buddy.id, artKey: opts.artComing ? undefined : art, viewerUrl: `${PUBLIC_URL}/a/${buddy.viewerToken}` })],
+    args: [orderInput(record.id, { animationId: buddy.id, artKey: opts.artComing ? undefined : art, viewerUrl: `${PUBLIC_URL}/a/${buddy.viewerToken}`, indexed: true })],
   });
   return { orderId: record.id, art, handle };
 }
@@ -198,6 +199,17 @@ describe('operator actions, carried out by Temporal', () => {
     expect(world.payments.refundCalls).toHaveLength(refundsBefore);
     await handle.signal(printerEventSignal, printerEvent(reprintId, 'delivered'));
     await handle.result();
+
+    // In the Temporal UI too, by status and printer (the search attributes; nothing personal in them).
+    const found = async (query: string) => {
+      const ids: string[] = [];
+      for await (const w of env.client.workflow.list({ query })) ids.push(w.workflowId);
+      return ids;
+    };
+    await eventually(async () => (await found(`StickerflowOrderStatus = "delivered" AND StickerflowPrinter = "sim"`)).includes(orderWorkflowId(reprintId)));
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(ORDER_STATUS_ATTRIBUTE)).toBe('delivered');
+    expect(JSON.stringify(described.raw.workflowExecutionInfo?.searchAttributes)).not.toMatch(/Lovelace|example\.com|SW1Y/);
   });
 
   it('cancels an open order: before the printer through its own cancel (refunded, with the reason); at the printer by cancelling the workflow', async () => {

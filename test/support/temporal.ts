@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { startDevServer, type EmbeddedTemporal } from '../../src/temporal/dev-server.js';
+import { ORDER_SEARCH_ATTRIBUTES } from '../../src/workflows/sticker-order/api.js';
 
 // Activity failures are expected in these tests; the SDK's warnings about them are noise.
 Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
@@ -16,7 +17,7 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 export function devServerEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createLocal({ server: { executable: inject('temporalCli'), ip: '127.0.0.1' } });
+  return TestWorkflowEnvironment.createLocal({ server: { executable: inject('temporalCli'), ip: '127.0.0.1', searchAttributes: ORDER_SEARCH_ATTRIBUTES } });
 }
 
 const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();

@@ -588,6 +588,12 @@ describe('StickerOrderWorkflow as a child of the animation', () => {
 
 describe('StickerOrderWorkflow: emails to the shopper, reprints, and an operator retrying a submission', () => {
   const kinds = () => world.emails.map((e) => e.kind);
+  // A server of its own: the animation tests above leave parents running without their worker,
+  // whose pending tasks stop the shared server from skipping time.
+  beforeAll(async () => {
+    await env.teardown();
+    env = await timeSkippingEnv();
+  });
 
   it('emails the confirmation once paid, the shipment with its tracking, and the delivery — once each, whatever the webhooks repeat', async () => {
     const { view, orderId } = await runOrder(async (h, id) => {

@@ -4,13 +4,22 @@
  * signals, updates, queries and the shape of its status. Names here are written into
  * histories: never rename them.
  */
-import type { Duration } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type Duration } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Product, ShippingAddress } from '../../orders/product.js';
 import type { PaymentReceived } from '../../payments/port.js';
 import type { PrinterEvent, Tracking } from '../../print-adapters/port.js';
 
 export const STICKER_ORDER_WORKFLOW_TYPE = 'StickerOrderWorkflow';
+
+/**
+ * What an operator filters orders by in the Temporal UI (`StickerflowOrderStatus="shipped"`):
+ * the order's status and its printer, kept up to date by the workflow when `indexed`. Nothing
+ * personal goes into them (visibility stores are not where shoppers' data belongs).
+ */
+export const ORDER_STATUS_ATTRIBUTE = defineSearchAttributeKey('StickerflowOrderStatus', SearchAttributeType.KEYWORD);
+export const ORDER_PRINTER_ATTRIBUTE = defineSearchAttributeKey('StickerflowPrinter', SearchAttributeType.KEYWORD);
+export const ORDER_SEARCH_ATTRIBUTES = [ORDER_STATUS_ATTRIBUTE, ORDER_PRINTER_ATTRIBUTE];
 export const orderWorkflowId = (orderId: string) => `order:${orderId}`;
 
 export const ORDER_STATUSES = [
@@ -84,6 +93,8 @@ export interface OrderInput {
    * refunded, no confirmation is emailed; `payment` names only the provider and currency.
    */
   reprintOf?: string;
+  /** The namespace has the order search attributes (ORDER_SEARCH_ATTRIBUTES): keep them up to date. */
+  indexed?: boolean;
 }
 
 export type OrderRefund =

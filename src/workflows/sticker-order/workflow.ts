@@ -19,10 +19,10 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
-import { msToNumber as ms } from '@temporalio/common/lib/time.js';
 import type { Activities } from '../../activities/index.js';
 import type { PaymentReceived } from '../../payments/port.js';
 import type { PrinterEvent, PrintOrderSnapshot } from '../../print-adapters/port.js';
@@ -30,6 +30,7 @@ import type { EmailRequest } from '../../email/messages.js';
 import { ALERT, EMAIL, RECORD, REFUND_FIRST_TRY, REFUND_FOR_A_WEEK } from '../shared/activity-options.js';
 import { startRecording } from '../shared/recorder.js';
 import { describeFailure } from '../shared/paid-work.js';
+import { durationMs as ms } from '../shared/duration.js';
 import { failureType } from '../shared/failures.js';
 import { isoAt, workflowNowIso, workflowNowMs } from '../shared/clock.js';
 import {
@@ -39,6 +40,8 @@ import {
   changeShippingUpdate,
   DEFAULT_ORDER_TIMING,
   ORDER_LOCKED,
+  ORDER_PRINTER_ATTRIBUTE,
+  ORDER_STATUS_ATTRIBUTE,
   orderStatusQuery,
   paymentReceivedSignal,
   printerEventSignal,
@@ -150,9 +153,16 @@ export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView
   const beforePrinter = new CancellationScope();
 
   const record = (to: OrderStatus, note?: string) => {
+    if (input.indexed && to !== status) upsertSearchAttributes([{ key: ORDER_STATUS_ATTRIBUTE, value: to }]);
     status = to;
     timeline.push({ at: workflowNowIso(), status: to, note });
   };
+  if (input.indexed) {
+    upsertSearchAttributes([
+      { key: ORDER_STATUS_ATTRIBUTE, value: status },
+      { key: ORDER_PRINTER_ATTRIBUTE, value: input.printerId },
+    ]);
+  }
   const view = (): OrderView => ({
     orderId,
     animationId: input.animationId,
