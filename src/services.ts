@@ -43,6 +43,12 @@ import { connectWorker, temporalAnswers, type TemporalTarget } from './temporal/
 import { pageRoutes } from './web/pages.js';
 import { createWorker } from './worker.js';
 import { viewerRoutes } from './web/viewer.js';
+import { opsRoutes } from './api/ops.js';
+import { TemporalOpsActions } from './ops/actions.js';
+import { OpsQueries } from './ops/queries.js';
+import { ensureOrderSearchAttributes } from './temporal/search-attributes.js';
+import { DEFAULT_ORDER_TIMING } from './workflows/sticker-order/api.js';
+import { durationMs } from './workflows/shared/duration.js';
 
 export interface Services {
   db: Database;
@@ -73,6 +79,9 @@ export interface Services {
   /** The print adapters by printer id, and the simulator's secret. */
   printers: PrintAdapters;
   printerSimSecret: string;
+  /** The operator console's bearer token: OPS_TOKEN, or on one machine a random one kept under DATA_DIR/secrets/ops-token. */
+  opsToken: string;
+  opsTokenFile?: string;
   close(): Promise<void>;
 }
 
@@ -90,6 +99,8 @@ export async function openServices(config: Config): Promise<Services> {
   const payments: PaymentProvider = localPayments ?? new StripePayments(stripeSettings(config));
   const printerSimSecret = config.printer.sim.webhookSecret ?? (await localSecret(path.join(secrets, 'printer-sim-secret')));
   const cookieSecret = config.cookieSecret ?? (await localSecret(path.join(secrets, 'cookie-secret')));
+  const opsTokenFile = config.opsToken ? undefined : path.join(secrets, 'ops-token');
+  const opsToken = config.opsToken ?? (await localSecret(opsTokenFile!));
   return {
     db,
     ledger,
@@ -109,6 +120,8 @@ export async function openServices(config: Config): Promise<Services> {
     // The simulator only when orders go to it (its fail switch: see simOperatorAccess).
     printers: createPrintAdapters(config.printer, { publicUrl, simSecret: config.printer.id === 'sim' ? printerSimSecret : undefined }),
     printerSimSecret,
+    opsToken,
+    opsTokenFile,
     close: () => db.close(),
   };
 }
@@ -221,6 +234,8 @@ export async function startApi(config: Config, services: Services, temporal: Cli
   // The local provider takes no money: packs it "sells" are free, harmless only when buddies are.
   const packsOnSale = config.payments.provider === 'stripe' || config.models.backend === 'local';
   const limitReturns = rateLimit(limits.checkoutReturns, { whenLimited: 'mark' });
+  const indexOrders = await ensureOrderSearchAttributes(temporal, config.temporal.namespace, logger);
+  const orderDefaults = { taskQueue: config.temporal.taskQueue, mediaTaskQueue: config.temporal.mediaTaskQueue, indexOrders };
   const app = createApp({
     logger,
     keys: services.cookieKeys,
@@ -270,6 +285,7 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         publicUrl,
         timing: { paymentDeadline: `${config.orders.paymentMinutes} minutes` },
         checkoutMinutes: config.orders.paymentMinutes,
+        indexOrders,
       }),
       ...(services.localPayments ? [checkoutPageRoutes({ payments: services.localPayments, webhookSecret: services.paymentWebhookSecret, logger })] : []),
       paymentRoutes({
@@ -293,6 +309,18 @@ export async function startApi(config: Config, services: Services, temporal: Cli
         limitWebhooks: rateLimit(limits.webhooks),
       }),
       ...(printerSim ? [printerSim.routes] : []),
+      opsRoutes({
+        opsToken: services.opsToken,
+        queries: new OpsQueries(services.db),
+        actions: new TemporalOpsActions({ ...orderDefaults, temporal, db: services.db, orders: services.orders, animations: services.animations, publicUrl }),
+        printFileUrls: services.printFileUrls,
+        temporalUiUrl: config.temporal.uiUrl,
+        namespace: config.temporal.namespace,
+        publicUrl,
+        outboxDir: config.email.smtpUrl ? undefined : config.email.outboxDir,
+        stallAfterMs: durationMs(DEFAULT_ORDER_TIMING.stallAfter),
+        logger,
+      }),
       pageRoutes({ animations: services.animations, maxUploadBytes: config.media.maxUploadBytes }),
     ],
   });

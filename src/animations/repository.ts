@@ -7,6 +7,9 @@ import type { Database } from '../db/database.js';
 import type { AnimationStatus } from '../workflows/animation/api.js';
 import { randomId } from '../customers/customers.js';
 
+/** An animation id as the API hands them out: `an_` and 22 base64url characters. */
+export const ANIMATION_ID = /^an_[A-Za-z0-9_-]{22}$/;
+
 /** The blob-store folder of an animation's files: `animations/<id>`. */
 export const animationFolder = (animationId: string) => `animations/${animationId}`;
 /** Where an animation's files live in the blob store: `animations/<id>/<name>`. */

@@ -14,7 +14,7 @@ import {
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { AnimationRepository } from '../animations/repository.js';
+import { ANIMATION_ID, type AnimationRepository } from '../animations/repository.js';
 import { PRINT_FILE_LINK_MESSAGES, PRINT_FILE_NAME, SHOPPER_LINK_SECONDS, type PrintFileUrls } from '../orders/print-file-url.js';
 import { describeProduct, priceOf, productSchema, shippingSchema } from '../orders/product.js';
 import { orderKey, type OrderRecord, type OrderRepository } from '../orders/repository.js';
@@ -63,7 +63,6 @@ export interface OrderRoutesDeps {
   indexOrders?: boolean;
 }
 
-const ANIMATION_ID = /^an_[A-Za-z0-9_-]{22}$/;
 
 const orderRequestSchema = z.strictObject({
   animationId: z.string().regex(ANIMATION_ID, 'must be an animation id (an_…)'),

@@ -69,6 +69,10 @@ async function main() {
     say(`  Payments:     ${describePayments(config)}`);
     say(`  Printer:      ${describePrinter(config)}`);
     say(`  Metrics:      ${metrics?.url ?? (config.metricsPort === undefined ? 'off (METRICS_PORT=off)' : 'not served (see the error above)')}`);
+    say(`  Emails:       ${config.email.smtpUrl ? `SMTP (${new URL(config.email.smtpUrl).host})` : `written to ${config.email.outboxDir} (set SMTP_URL to send them)`}`);
+    say(`  Operator:     ${config.http.publicUrl}/ops`);
+    // The generated token is this machine's own, printed to whoever started it; one set in OPS_TOKEN is not repeated.
+    say(services.opsTokenFile ? `                token ${services.opsToken} (kept in ${services.opsTokenFile})` : '                token: the one in OPS_TOKEN');
     say('Press Ctrl-C to stop.');
   } catch (err) {
     if (err instanceof PortsTakenError) {

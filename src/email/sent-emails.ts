@@ -38,7 +38,8 @@ export type Claim =
   /** Another attempt holds a fresh claim: it may be sending right now. */
   | { action: 'wait'; retryInMs: number };
 
-interface Row {
+/** A row of `emails_sent` as the database gives it (the operator console reads them too). */
+export interface SentEmailRow {
   idempotency_key: string;
   kind: EmailKind;
   reference: string;
@@ -51,8 +52,8 @@ interface Row {
   attempts: number;
   possible_duplicate: boolean;
   last_error: string | null;
-  sent_at: Date | null;
-  created_at: Date;
+  sent_at: Date | string | null;
+  created_at: Date | string;
 }
 
 export class SentEmails {
@@ -119,17 +120,17 @@ export class SentEmails {
 
   /** The emails about an order (or an animation), oldest first. */
   async forReference(reference: string): Promise<SentEmail[]> {
-    const rows = await this.db.query<Row>('SELECT * FROM emails_sent WHERE reference = $1 ORDER BY created_at, idempotency_key', [reference]);
-    return rows.map(fromRow);
+    const rows = await this.db.query<SentEmailRow>('SELECT * FROM emails_sent WHERE reference = $1 ORDER BY created_at, idempotency_key', [reference]);
+    return rows.map(sentEmailFromRow);
   }
 
   async get(idempotencyKey: string): Promise<SentEmail | undefined> {
-    const [row] = await this.db.query<Row>('SELECT * FROM emails_sent WHERE idempotency_key = $1', [idempotencyKey]);
-    return row ? fromRow(row) : undefined;
+    const [row] = await this.db.query<SentEmailRow>('SELECT * FROM emails_sent WHERE idempotency_key = $1', [idempotencyKey]);
+    return row ? sentEmailFromRow(row) : undefined;
   }
 }
 
-function fromRow(r: Row): SentEmail {
+export function sentEmailFromRow(r: SentEmailRow): SentEmail {
   return {
     idempotencyKey: r.idempotency_key,
     kind: r.kind,

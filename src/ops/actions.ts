@@ -11,6 +11,7 @@ import { queryStatus } from '../api/animations.js';
 import type { Database } from '../db/database.js';
 import { emailIdempotencyKey, type EmailRequest } from '../email/messages.js';
 import { EMAIL_KINDS, type EmailKind } from '../email/port.js';
+import { formatAmount } from '../orders/catalog.js';
 import type { OrderRecord, OrderRepository } from '../orders/repository.js';
 import {
   OPERATOR_REFUND_WORKFLOW_TYPE,
@@ -93,7 +94,7 @@ export class TemporalOpsActions implements OpsActions {
         // A refund that failed may be asked for again; one that is running or done may not.
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
       });
-      return { outcome: 'started', message: `refunding ${(payment.amountCents / 100).toFixed(2)} ${payment.currency.toUpperCase()}: the order's page shows it once done` };
+      return { outcome: 'started', message: `refunding ${formatAmount(payment.amountCents, payment.currency)}: the order's page shows it once done` };
     });
   }
 
@@ -184,7 +185,7 @@ export class TemporalOpsActions implements OpsActions {
         await this.deps.orders.delete(record.id).catch(() => undefined);
         throw err;
       }
-      return { outcome: 'started', message: `reprint ${record.id} is on its way to the printer, for no payment`, newOrderId: record.id };
+      return { outcome: 'started', message: 'the reprint is on its way to the printer, for no payment', newOrderId: record.id };
     });
   }
 
@@ -325,7 +326,7 @@ const label = (kind: EmailKind) => kind.replace(/^order_/, '').replace('_', ' ')
 
 const describeRefund = (view: OrderView) =>
   view.refund?.status === 'refunded'
-    ? `refunded ${(view.refund.amountCents / 100).toFixed(2)} ${(view.payment?.currency ?? '').toUpperCase()}`
+    ? `refunded ${formatAmount(view.refund.amountCents, view.payment?.currency ?? 'usd')}`
     : view.refund?.status === 'not_needed'
       ? 'nothing had been paid'
       : `the refund is ${view.refund?.status ?? 'on its way'}`;

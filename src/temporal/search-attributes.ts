@@ -5,7 +5,7 @@
  * them: the operator console, which reads the database, does not need them.
  */
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto'; // CommonJS: its namespaces come on the default export
 import type { Logger } from '../logger.js';
 import { ORDER_SEARCH_ATTRIBUTES } from '../workflows/sticker-order/api.js';
 
@@ -18,7 +18,7 @@ export async function ensureOrderSearchAttributes(client: Client, namespace: str
     if (!missing.length) return true;
     await client.connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((n) => [n, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(missing.map((n) => [n, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
     });
     logger.info('added the order search attributes to the namespace', { namespace, added: missing });
     return true;

@@ -27,6 +27,7 @@ import { createLogger } from '../../src/logger.js';
 import { OrderAccessTokens } from '../../src/orders/access-token.js';
 import { OrderRepository } from '../../src/orders/repository.js';
 import { TemporalOpsActions } from '../../src/ops/actions.js';
+import { ensureOrderSearchAttributes } from '../../src/temporal/search-attributes.js';
 import { OpsActionRefused, type OpsActionKind } from '../../src/ops/port.js';
 import { operatorRefundWorkflowId } from '../../src/workflows/operator/api.js';
 import {
@@ -278,5 +279,24 @@ describe('operator actions, carried out by Temporal', () => {
     await expect(actions.refund({ ...ask, kind: undefined } as never)).rejects.toThrow(/another action/);
     await expect(actions.reprint(request('or_nosuchorder00000000000'))).rejects.toThrow(OpsActionRefused);
     expect(await actions.available('or_nosuchorder00000000000')).toBeUndefined();
+  });
+});
+
+describe('the order search attributes on a namespace', () => {
+  it('are added to a namespace that lacks them, and a namespace that has them is left as it is', async () => {
+    const namespace = `bare-${randomUUID().slice(0, 8)}`;
+    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 } as never });
+    const list = async () => {
+      const { customAttributes } = await env.client.connection.operatorService.listSearchAttributes({ namespace });
+      return Object.keys(customAttributes ?? {});
+    };
+    await eventually(async () => (await list(), true), 60_000);
+    expect(await list()).not.toContain('StickerflowOrderStatus');
+    const logger = createLogger('error');
+    expect(await eventually(() => ensureOrderSearchAttributes(env.client, namespace, logger), 60_000)).toBe(true);
+    expect(await list()).toEqual(expect.arrayContaining(['StickerflowOrderStatus', 'StickerflowPrinter']));
+    expect(await ensureOrderSearchAttributes(env.client, 'default', logger)).toBe(true);
+    // A namespace that does not exist: reported, and orders run unindexed rather than failing.
+    expect(await ensureOrderSearchAttributes(env.client, 'no-such-namespace', logger)).toBe(false);
   });
 });

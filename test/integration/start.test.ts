@@ -4,7 +4,7 @@
  * a port already taken gives a clear message; even a SIGKILL leaves no orphan Temporal server.
  */
 import { Client, Connection } from '@temporalio/client';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,6 +69,16 @@ describe('npm start (embedded stack)', () => {
       return /^stickerflow_http_requests_total\{method="GET",route="\/readyz",status="200"\} [1-9]/m.test(scraped) && /^temporal_num_pollers\{.*\} [1-9]/m.test(scraped);
     });
     expect(both, scraped).toBe(true);
+
+    // The operator console, with the token generated for this machine and printed once here.
+    expect(s.output()).toContain(`Operator:     http://localhost:${ports.app}/ops`);
+    expect(s.output()).toMatch(/Emails: {7}written to .*outbox \(set SMTP_URL to send them\)/);
+    const token = /token (\S+) \(kept in (.+ops-token)\)/.exec(s.output());
+    expect(token, s.output()).not.toBeNull();
+    expect((await readFile(token![2]!, 'utf8')).trim()).toBe(token![1]);
+    expect((await fetch(`http://127.0.0.1:${ports.app}/ops/api/summary`)).status).toBe(401);
+    const summary = await fetch(`http://127.0.0.1:${ports.app}/ops/api/summary`, { headers: { authorization: `Bearer ${token![1]}` } });
+    expect(summary.status).toBe(200);
 
     // Leave a workflow behind (on a queue no worker polls) to find again after the restart.
     const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
