@@ -3,9 +3,13 @@
  * local checkout page and the printer simulator, with the local model back end. A buddy is
  * ordered while it is still being made (the animation's child) and again once finished; paying
  * on the checkout page, the simulator's signed webhooks, its failure switch, cancel and refunds
- * all go over real HTTP.
+ * all go over real HTTP. The shopper's emails go by SMTP to a real SMTP server started here
+ * (smtp-server); the operator console is reached with the token `npm start` prints.
  */
+import { simpleParser, type ParsedMail } from 'mailparser';
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { preflightPrintFile } from '../../src/print-file/index.js';
@@ -15,14 +19,36 @@ import { launchStack, type Stack } from '../support/stack.js';
 const photos = path.join(path.dirname(new URL(import.meta.url).pathname), '../fixtures/photos');
 let app: Stack;
 let base: string;
+let opsToken: string;
+/** Every message the SMTP server took, parsed. */
+const mailbox: ParsedMail[] = [];
+let smtp: SMTPServer;
 
 beforeAll(async () => {
-  app = await launchStack({ PRINTER_SIM_STEP_SECONDS: '1.5' });
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      simpleParser(stream).then((mail) => (mailbox.push(mail), callback()), callback);
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  const smtpPort = (smtp.server.address() as AddressInfo).port;
+  app = await launchStack({ PRINTER_SIM_STEP_SECONDS: '1.5', SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, EMAIL_FROM: 'stickerflow <orders@shop.test>' });
   base = app.base;
+  opsToken = /token (\S+) \(kept in /.exec(app.output())![1]!;
 }, 180_000);
 afterAll(async () => {
   await app?.stop();
+  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
 });
+
+/** The messages about one order, by their idempotency key's last part (confirmation, shipped, …). */
+const mailsOf = (orderId: string) =>
+  mailbox
+    .filter((m) => String(m.headers.get('x-stickerflow-idempotency-key') ?? '').startsWith(`email:order:${orderId}:`))
+    .map((m) => ({ what: String(m.headers.get('x-stickerflow-idempotency-key')).slice(`email:order:${orderId}:`.length), mail: m }));
 
 interface OrderBody {
   id: string;
@@ -127,6 +153,23 @@ describe('sticker orders, end to end', () => {
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     const animation = (await (await fetch(`${base}/api/animations/${animationId}`)).json()) as { viewerUrl: string };
     await expect(preflightPrintFile(pdf, { shape: 'die-cut', sizeInches: 3, viewerUrl: animation.viewerUrl })).resolves.toBeDefined();
+
+    // The shopper was emailed at each step, once each, through the SMTP server, each message with
+    // the private link that opens the order (and "buddy ready" if the art came after the payment).
+    expect(await eventually(async () => mailsOf(order.id).some((m) => m.what === 'delivered'), 30_000)).toBe(true);
+    const mails = mailsOf(order.id);
+    const kinds = mails.map((m) => m.what);
+    expect(kinds.filter((k) => k !== 'buddy-ready')).toEqual(['confirmation', 'shipped', 'delivered']);
+    expect(new Set(kinds).size).toBe(kinds.length);
+    for (const { mail } of mails as ReturnType<typeof mailsOf>) {
+      expect(mail.to).toMatchObject({ text: 'ada@example.com' });
+      expect(mail.text).toContain(`${base}/orders/${order.id}#token=${order.accessToken}`);
+      expect(mail.html).toContain(`${base}/orders/${order.id}#token=${order.accessToken}`);
+    }
+    const shipped = mails.find((m) => m.what === 'shipped')!.mail;
+    expect(shipped.text).toContain(done.tracking!.number);
+    const delivered = mails.find((m) => m.what === 'delivered')!.mail;
+    expect(delivered.text).toContain(animation.viewerUrl);
   }, 300_000);
 
   it('refunds an order the printer fails to print', async () => {
@@ -138,7 +181,43 @@ describe('sticker orders, end to end', () => {
     const done = await waitForStatus(order.id, order.accessToken, ['failed']);
     expect(done.error).toContain('the cutter broke');
     expect(done.refund).toMatchObject({ status: 'refunded', amountCents: order.amount.totalCents });
+    expect(await eventually(async () => mailsOf(order.id).some((m) => m.what === 'refunded'), 30_000)).toBe(true);
+    expect(mailsOf(order.id).find((m) => m.what === 'refunded')!.mail.text).toContain('the cutter broke');
   }, 120_000);
+
+  it("the operator console: 401 without its token; a delivered order's page; a reprint makes exactly one new printer order, for no payment", async () => {
+    const ops = (p: string, init: RequestInit = {}) =>
+      fetch(`${base}/ops/api${p}`, { ...init, headers: { authorization: `Bearer ${opsToken}`, 'content-type': 'application/json', ...init.headers } });
+    expect((await fetch(`${base}/ops/api/summary`)).status).toBe(401);
+    expect((await fetch(`${base}/ops`)).status).toBe(401);
+    expect((await fetch(`${base}/ops/api/summary`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+
+    const found = (await (await ops(`/orders?q=${encodeURIComponent('ADA@example.com')}`)).json()) as { orders: { id: string; status: string }[] };
+    const deliveredId = found.orders.find((o) => o.status === 'delivered')!.id;
+    const detail = (await (await ops(`/orders/${deliveredId}`)).json()) as { emails: { kind: string }[]; actions: { action: string; available: boolean }[] };
+    expect(detail.emails.map((e) => e.kind)).toEqual(expect.arrayContaining(['order_confirmation', 'order_shipped', 'order_delivered']));
+    expect(detail.actions.find((a) => a.action === 'reprint')).toMatchObject({ available: true });
+
+    const body = JSON.stringify({ requestId: 'e2e-reprint-0001', reason: 'arrived creased', actor: 'e2e' });
+    const first = await ops(`/orders/${deliveredId}/actions/reprint`, { method: 'POST', body });
+    expect(first.status).toBe(200);
+    const { newOrderId } = (await first.json()) as { newOrderId: string };
+    const again = (await (await ops(`/orders/${deliveredId}/actions/reprint`, { method: 'POST', body })).json()) as { newOrderId: string; repeated: boolean };
+    expect(again).toMatchObject({ newOrderId, repeated: true });
+
+    type Reprint = { order: { view?: { status: string; payment?: unknown; vendorOrderId?: string }; amountCents: number; reprintOf: string } };
+    const reprintOf = async () => ((await (await ops(`/orders/${newOrderId}`)).json()) as Reprint).order;
+    expect(await eventually(async () => (await reprintOf()).view?.status === 'delivered', 120_000)).toBe(true);
+    const reprint = await reprintOf();
+    expect(reprint).toMatchObject({ amountCents: 0, reprintOf: deliveredId });
+    expect(reprint.view!.payment).toBeUndefined();
+    expect(reprint.view!.vendorOrderId).toBeTruthy();
+    const reprints = (await (await ops(`/orders/${deliveredId}`)).json()) as { reprints: { id: string }[] };
+    expect(reprints.reprints.map((r) => r.id)).toEqual([newOrderId]);
+    // No new checkout or confirmation for it; the shopper hears when it ships and arrives.
+    expect(await eventually(async () => mailsOf(newOrderId).some((m) => m.what === 'delivered'), 30_000)).toBe(true);
+    expect(mailsOf(newOrderId).map((m) => m.what)).toEqual(['shipped', 'delivered']);
+  }, 180_000);
 
   it('cancels before payment, then refuses a second cancel with 409', async () => {
     const order = await placeOrder(animationId);
