@@ -8,7 +8,8 @@ import { clean, emailIdempotencyKey, privateOrderUrl, renderEmail, type EmailReq
 import { EMAIL_KINDS, IDEMPOTENCY_KEY } from '../../src/email/port.js';
 
 const PUBLIC_URL = 'https://stickers.example';
-const base = { to: 'ada@example.com', orderId: 'or_Abc-123_x', accessToken: 'ot_t0k3n-_', name: 'Ada Lovelace' };
+const TOKEN = 'ot_t0k3n-_';
+const base = { to: 'ada@example.com', orderId: 'or_Abc-123_x', name: 'Ada Lovelace' };
 const ORDER_URL = 'https://stickers.example/orders/or_Abc-123_x#token=ot_t0k3n-_';
 const VIEWER_URL = 'https://stickers.example/a/vt_viewer';
 const shipping = { name: 'Ada Lovelace', line1: '12 St James Sq', line2: 'Flat 2', city: 'London', postalCode: 'SW1Y 4JH', country: 'GB' };
@@ -21,7 +22,7 @@ const all: EmailRequest[] = [
   { ...base, kind: 'buddy_ready', viewerUrl: VIEWER_URL },
 ];
 const OUR_TAGS = ['!doctype', 'html', 'head', 'meta', 'title', 'body', 'div', 'p', 'table', 'tr', 'th', 'td', 'strong', 'br', 'a'];
-const render = (r: EmailRequest) => renderEmail(r, { publicUrl: PUBLIC_URL });
+const render = (r: EmailRequest) => renderEmail(r, { publicUrl: PUBLIC_URL, accessToken: TOKEN });
 const hrefs = (html: string) => [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]!);
 /** The HTML's visible text, tags dropped and entities read back. */
 const visible = (html: string) =>
@@ -62,7 +63,7 @@ describe('the messages', () => {
       expect(part).toContain('$7.99');
       for (const line of ['12 St James Sq', 'Flat 2', 'London SW1Y 4JH', 'GB']) expect(part).toContain(line);
     }
-    expect(renderEmail({ ...(all[0] as Extract<EmailRequest, { kind: 'order_confirmation' }>), amountCents: 1200, currency: 'jpy' }, { publicUrl: PUBLIC_URL }).text).toContain('¥1,200');
+    expect(renderEmail({ ...(all[0] as Extract<EmailRequest, { kind: 'order_confirmation' }>), amountCents: 1200, currency: 'jpy' }, { publicUrl: PUBLIC_URL, accessToken: TOKEN }).text).toContain('¥1,200');
   });
 
   it('shipped names the carrier and tracking number, and links the tracking page only when it is http(s)', () => {
@@ -134,5 +135,15 @@ describe('the messages', () => {
   it('the private link encodes the id and token and keeps the token in the fragment', () => {
     expect(privateOrderUrl('https://s.example', 'or_1', 'ot_a/b?c#d')).toBe('https://s.example/orders/or_1#token=ot_a%2Fb%3Fc%23d');
     expect(emailIdempotencyKey({ kind: 'order_refunded', orderId: 'or_1' })).toBe('email:order:or_1:refunded');
+  });
+
+  it('a copy sent again from the console has a key of its own and says so; without a token the link is the bare page', () => {
+    const again = render({ ...base, kind: 'order_delivered', viewerUrl: VIEWER_URL, resend: 2 });
+    expect(again.idempotencyKey).toBe('email:order:or_Abc-123_x:delivered:resend-2');
+    expect(again.text.split('\n\n')[1]).toBe('We’re sending you this message again.');
+    expect(again.html).toContain('We’re sending you this message again.');
+    const bare = renderEmail({ ...base, kind: 'order_delivered' }, { publicUrl: PUBLIC_URL });
+    expect(bare.text).toContain(`${PUBLIC_URL}/orders/or_Abc-123_x\n`);
+    expect(bare.text).not.toContain('#token=');
   });
 });
