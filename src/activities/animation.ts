@@ -16,6 +16,7 @@ import { transcodeFrames, type AnimationFormat } from '../media/transcode.js';
 import { ModelError, type AnimationJob, type ModelBackend, type ModerationVerdict, type SubjectAnalysis } from '../models/port.js';
 import { animationFolder, animationKey, ART_FILE, FINISHED_FILES } from '../animations/repository.js';
 import type { ProviderSlots } from '../limits/provider-slots.js';
+import { animationStepDuration } from '../metrics/registry.js';
 import type { BlobStore } from '../storage/port.js';
 
 export interface AnimationActivityDeps {
@@ -74,6 +75,32 @@ export async function alphaCoverage(png: Buffer): Promise<number> {
   return opaque / (info.width * info.height);
 }
 
+/**
+ * The same steps, each attempt timed into `stickerflow_animation_step_duration_seconds` by its
+ * name, the back end that did the work (`backendOf`) and how it ended.
+ */
+function timedSteps<T extends Record<string, (input: never) => Promise<unknown>>>(steps: T, backendOf: (step: keyof T) => string): T {
+  const timed = Object.entries(steps).map(([step, run]) => {
+    const labels = { step, backend: backendOf(step) };
+    return [
+      step,
+      async (input: never) => {
+        const end = animationStepDuration.startTimer(labels);
+        try {
+          const result = await run(input);
+          end({ outcome: 'ok' });
+          return result;
+        } catch (err) {
+          // A cancelled step ends with CancelledFailure (the SDK aborts its signal with one too).
+          end({ outcome: err instanceof CancelledFailure ? 'cancelled' : 'error' });
+          throw err;
+        }
+      },
+    ];
+  });
+  return Object.fromEntries(timed) as T;
+}
+
 export function createAnimationActivities(deps: AnimationActivityDeps) {
   const { blobs, models } = deps;
   const read = async (key: string) => buffer(await blobs.get(key));
@@ -83,7 +110,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
     return blobs.put(key, Readable.from([data]), { contentType: 'image/png' });
   };
 
-  return {
+  const steps = {
     async moderatePhoto(input: { photoKey: string }): Promise<ModerationVerdict> {
       return modelCall(async () => models.moderate(await read(input.photoKey)));
     },
@@ -252,4 +279,7 @@ export function createAnimationActivities(deps: AnimationActivityDeps) {
       return { deleted: doomed.length };
     },
   };
+  // The steps that never call the model back end run on ffmpeg, sharp and the blob store.
+  const media = new Set<keyof typeof steps>(['transcodeAnimation', 'renderPoster', 'discardAnimationFiles']);
+  return timedSteps(steps, (step) => (media.has(step) ? 'media' : models.name));
 }

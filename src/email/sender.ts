@@ -7,7 +7,9 @@
  */
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import { counted, emails } from '../metrics/registry.js';
 import {
+  EMAIL_KINDS,
   EmailInFlight,
   EmailNotSent,
   EmailRefused,
@@ -39,7 +41,20 @@ export class IdempotentEmailSender implements EmailSender {
     this.domain = addressDomain(opts.from);
   }
 
-  async send(message: EmailMessage): Promise<SendResult> {
+  /** Counted in `stickerflow_emails_total`, once per attempt, by how it came out. */
+  send(message: EmailMessage): Promise<SendResult> {
+    // The kind is typed, not checked: a label takes only the kinds we know.
+    const kind = (EMAIL_KINDS as readonly string[]).includes(message.kind) ? message.kind : 'other';
+    return counted(
+      emails,
+      { kind, transport: this.via.kind },
+      (r) => (r.alreadySent ? 'already_sent' : r.duplicate ? 'duplicate' : 'sent'),
+      () => this.sendOnce(message),
+      (err) => (err instanceof EmailRefused ? 'refused' : err instanceof EmailInFlight ? 'in_flight' : 'failed'),
+    );
+  }
+
+  private async sendOnce(message: EmailMessage): Promise<SendResult> {
     const key = message.idempotencyKey;
     if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !IDEMPOTENCY_KEY.test(key)) {
       throw new EmailRefused(`idempotency key ${JSON.stringify(key.slice(0, 80))} is not parts of letters, digits, _ and - joined by ":"`);

@@ -1,8 +1,8 @@
 /**
  * The app's own metrics, in one prom-client registry per process, served with the Temporal SDK's
  * at `GET /metrics` (`./server.ts`). Counters live here, at module level, so the places that
- * count (webhook routes, rate limits, refund activities) need one line and no new dependency;
- * a process has one scrape target, so it has one set of counters.
+ * count (webhook routes, rate limits, refund activities, the email sender, animation steps) need
+ * one line and no new dependency; a process has one scrape target, so it has one set of counters.
  *
  * Labels name things we chose in code (a route's pattern, a printer id we configured, an error
  * code), never what a request wrote (a raw path, an id, an address) and never personal data, so
@@ -52,6 +52,22 @@ export const httpDuration = new Histogram({
   help: 'Time to answer a request to the public app (until the handler returns: a streamed body such as server-sent events goes on after)',
   labelNames: ['method', 'route'] as const,
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const emails = new Counter({
+  name: 'stickerflow_emails_total',
+  help: 'Emails to shoppers by kind, transport (smtp, outbox) and outcome (sent; already_sent: an earlier attempt had, nothing went out; duplicate: sent after an attempt whose outcome is unknown, the shopper may have two copies; refused: can never go; in_flight: another attempt holds the message, retried later; failed: one per attempt that did not send and is retried)',
+  labelNames: ['kind', 'transport', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const animationStepDuration = new Histogram({
+  name: 'stickerflow_animation_step_duration_seconds',
+  help: "Time an animation step's attempt took, by step (the activity's name), backend (the model back end's name; media for the steps that run here) and outcome (ok, error, cancelled)",
+  labelNames: ['step', 'backend', 'outcome'] as const,
+  // From a poster (a tenth of a second) to a model call or a poll of a job (minutes).
+  buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 180, 300],
   registers: [registry],
 });
 
@@ -115,22 +131,24 @@ export function watchProviderSlots(provider: string, limit: number, inUse: () =>
 }
 
 /**
- * Runs an activity's refund and counts how it came out. Counted once per successful attempt: the
- * ledger and the payment provider make a retried refund a no-op, but a completion lost to a
- * crashed worker can count one refund twice — rare enough for a rate, not a ledger.
+ * Runs `work` (a refund, an email) and counts how it came out: `outcomeOf` its result, or
+ * `failureOf` its error (by default `failed`). Counted once per attempt: the ledger, the payment
+ * provider and the email record make a retry a no-op, but a completion lost to a crashed worker
+ * can count one refund twice — rare enough for a rate, not a ledger.
  */
 export async function counted<T>(
   counter: Counter<string>,
   labels: Record<string, string>,
   outcomeOf: (result: T) => string,
   work: () => Promise<T>,
+  failureOf: (err: unknown) => string = () => 'failed',
 ): Promise<T> {
   try {
     const result = await work();
     counter.inc({ ...labels, outcome: outcomeOf(result) });
     return result;
   } catch (err) {
-    counter.inc({ ...labels, outcome: 'failed' });
+    counter.inc({ ...labels, outcome: failureOf(err) });
     throw err;
   }
 }

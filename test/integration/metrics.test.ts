@@ -10,20 +10,32 @@
  * The SDK's runtime can be installed once per process and must carry the exporter, so this file
  * installs it itself and does not import test/support/temporal.ts (which installs a plain one).
  */
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import type { Server } from 'node:http';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Client } from '@temporalio/client';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createAnimationActivities } from '../../src/activities/animation.js';
 import { createLedgerActivities } from '../../src/activities/ledger.js';
 import { createOrderActivities } from '../../src/activities/orders.js';
 import { startMetrics, temporalTarget } from '../../src/bin/process.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import { openPGlite } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrations.js';
+import { OutboxTransport } from '../../src/email/outbox.js';
+import { EmailInFlight, type EmailMessage } from '../../src/email/port.js';
+import { IdempotentEmailSender, messageIdFor } from '../../src/email/sender.js';
+import { SentEmails } from '../../src/email/sent-emails.js';
 import { createLogger } from '../../src/logger.js';
+import { frameKey } from '../../src/media/frames.js';
 import type { MetricsEndpoint } from '../../src/metrics/server.js';
+import type { ModelBackend } from '../../src/models/port.js';
 import { signSimWebhook, type SimWebhookBody } from '../../src/print-adapters/sim/protocol.js';
 import { launchWorker, openServices, startApi, stopHttpServer, type RunningWorker, type Services } from '../../src/services.js';
 import { connectClient } from '../../src/temporal/connection.js';
@@ -339,6 +351,81 @@ describe('GET /metrics', () => {
     const slots: [string, Labels] = ['stickerflow_provider_slots_in_use', { provider: 'local' }];
     expect(await delta([slots], async () => void (await services.providerSlots.acquire('local', 'an_metrics', 4, 60_000)))).toEqual([1]);
     expect(await delta([slots], () => services.providerSlots.release('local', 'an_metrics'))).toEqual([-1]);
+  });
+
+  it('counts emails by kind, transport and outcome, one per send; a second send of a key is already_sent, and no address or key is a label', async () => {
+    const db = await openPGlite();
+    await migrate(db);
+    const work = await mkdtemp(path.join(os.tmpdir(), 'stickerflow-metrics-email-'));
+    const sender = (opts: { outbox?: string; claimLeaseMs?: number } = {}) =>
+      new IdempotentEmailSender(new OutboxTransport(opts.outbox ?? path.join(work, 'outbox')), new SentEmails(db, opts.claimLeaseMs), {
+        from: 'stickerflow <orders@shop.test>',
+        logger: createLogger('error'),
+      });
+    const message = (orderId: string, to = 'metrics-buyer@example.com'): EmailMessage => ({
+      to,
+      subject: 'Your stickers are on their way',
+      text: 'shipped',
+      html: '<p>shipped</p>',
+      idempotencyKey: `email:order:${orderId}:shipped`,
+      kind: 'order_shipped',
+      reference: orderId,
+    });
+    const outcomes = ['sent', 'already_sent', 'duplicate', 'refused', 'in_flight', 'failed'];
+    const series = outcomes.map((outcome): [string, Labels] => ['stickerflow_emails_total', { kind: 'order_shipped', transport: 'outbox', outcome }]);
+    const only = (outcome: string) => outcomes.map((o) => (o === outcome ? 1 : 0));
+    try {
+      expect(await delta(series, async () => void (await sender().send(message('or_metricsmail1'))))).toEqual(only('sent'));
+      expect(await delta(series, async () => expect(await sender().send(message('or_metricsmail1'))).toMatchObject({ alreadySent: true }))).toEqual(only('already_sent'));
+
+      // A worker that claimed the key and died before recording how it went: the next send may be a second copy.
+      const lost = message('or_metricsmail2');
+      const { idempotencyKey, kind, reference, to: recipient, subject } = lost;
+      await new SentEmails(db).claim({ idempotencyKey, kind, reference, recipient, subject, messageId: messageIdFor(idempotencyKey, 'shop.test'), transport: 'outbox' });
+      expect(await delta(series, async () => expect(await sender({ claimLeaseMs: 0 }).send(lost)).toMatchObject({ duplicate: true }))).toEqual(only('duplicate'));
+
+      expect(await delta(series, () => expect(sender().send(message('or_metricsmail3', 'not-an-address'))).rejects.toThrow(/not an email address/))).toEqual(only('refused'));
+      // Another attempt claimed it moments ago and may be sending it now: this one waits.
+      const held = message('or_metricsmail5');
+      await new SentEmails(db).claim({ ...held, recipient: held.to, messageId: messageIdFor(held.idempotencyKey, 'shop.test'), transport: 'outbox' });
+      expect(await delta(series, () => expect(sender().send(held)).rejects.toThrow(EmailInFlight))).toEqual(only('in_flight'));
+      // An outbox that cannot be written (its folder would be inside a file): not sent, retried.
+      await writeFile(path.join(work, 'a-file'), '');
+      const unwritable = sender({ outbox: path.join(work, 'a-file', 'outbox') });
+      expect(await delta(series, () => expect(unwritable.send(message('or_metricsmail4'))).rejects.toThrow(/could not write to the outbox/))).toEqual(only('failed'));
+
+      const { text } = await scrape();
+      expect(text).not.toContain('metrics-buyer');
+      expect(text).not.toContain('metricsmail');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('times each animation step by its name, its back end (media for the steps that run here) and how it ended', async () => {
+    const models = { name: 'scripted', moderate: async () => ({ safe: true, scores: {} }) } as Partial<ModelBackend> as ModelBackend;
+    const { renderPoster, moderatePhoto } = createAnimationActivities({ blobs: services.blobs, models, ffmpegPath: config.media.ffmpegPath });
+    const step = (name: string, backend: string, outcome: string): [string, Labels] => ['stickerflow_animation_step_duration_seconds_count', { step: name, backend, outcome }];
+    const poster = ['ok', 'error', 'cancelled'].map((outcome) => step('renderPoster', 'media', outcome));
+
+    const frames = { prefix: 'animations/an_metrics/frames', count: 1, fps: 24, width: 64, height: 64 };
+    const frame = await sharp({ create: { width: 64, height: 64, channels: 4, background: '#3a6' } }).png().toBuffer();
+    await services.blobs.put(frameKey(frames.prefix, 0), Readable.from([frame]), { contentType: 'image/png' });
+    const render = (env: MockActivityEnvironment, prefix = frames.prefix) => env.run(renderPoster, { animationId: 'an_metrics', frames: { ...frames, prefix } });
+    expect(await delta(poster, async () => expect(await render(activityEnv())).toMatchObject({ key: 'animations/an_metrics/poster.png' }))).toEqual([1, 0, 0]);
+    expect(await delta(poster, () => expect(render(activityEnv(), 'animations/an_metrics/no-frames')).rejects.toThrow())).toEqual([0, 1, 0]);
+    // Cancelled with its workflow: the step stops before writing its poster.
+    const cancelled = activityEnv();
+    cancelled.cancel();
+    expect(await delta(poster, () => expect(render(cancelled)).rejects.toBeInstanceOf(CancelledFailure))).toEqual([0, 0, 1]);
+
+    await services.blobs.put('animations/an_metrics/photo.png', Readable.from([frame]), { contentType: 'image/png' });
+    const moderated = step('moderatePhoto', 'scripted', 'ok');
+    expect(await delta([moderated], async () => void (await activityEnv().run(moderatePhoto, { photoKey: 'animations/an_metrics/photo.png' })))).toEqual([1]);
+    // Buckets from a tenth of a second to minutes.
+    const buckets = (await scrape()).samples.filter((s) => s.name === 'stickerflow_animation_step_duration_seconds_bucket' && s.labels.step === 'moderatePhoto');
+    expect(buckets.map((s) => s.labels.le)).toEqual(['0.1', '0.25', '0.5', '1', '2.5', '5', '10', '20', '30', '60', '120', '180', '300', '+Inf']);
+    expect(buckets.map((s) => s.labels.backend)).toEqual(Array(14).fill('scripted'));
   });
 
   it('is off with METRICS_PORT=off (or 0); a port already taken is logged and the process goes on without it', async () => {
