@@ -1,14 +1,17 @@
 /**
  * Records the histories the replay tests run against: `npm run record-histories [-- name…]`
- * (names such as `animation-split-queues`; none: all of them). Re-record only on purpose (a
- * deliberate, versioned workflow change); the point of the committed files is that a change
- * which breaks a workflow already in flight fails the replay tests.
+ * (names such as `animation-split-queues`; none: all of them), into `released/`, which is only
+ * ever added to: a file there is never re-recorded, changed or removed (frozen-histories.test.ts
+ * fails if one is). A workflow change recorded anew goes into files of its own
+ * (HISTORY_GENERATION), and the point of the committed files is that a change which breaks a
+ * workflow already in flight fails the replay tests.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAlertActivities } from '../../src/activities/alerts.js';
@@ -28,7 +31,14 @@ const wanted = (name: string) => only.length === 0 || only.includes(name);
  * own, named with HISTORY_GENERATION (e.g. `-records` → `animation-succeeded-records.json`).
  */
 const generation = process.env.HISTORY_GENERATION ?? '';
-const historyFile = (name: string) => path.join(here, `${name}${generation}.json`);
+/** Recorded histories go into `released/`, which is only ever added to (test/workflows/frozen-histories.test.ts). */
+const released = path.join(here, 'released');
+const historyFile = (name: string) => path.join(released, `${name}${generation}.json`);
+/** Writes a new history (never over a recorded one: 'wx') and adds its hash to released/SHA256SUMS. */
+async function keep(file: string, json: string): Promise<void> {
+  await writeFile(file, json, { flag: 'wx' });
+  await appendFile(path.join(released, 'SHA256SUMS'), `${createHash('sha256').update(json).digest('hex')}  ${path.basename(file)}\n`);
+}
 const config = loadConfig();
 const executable = await resolveTemporalTestServer({ cacheDir: config.toolCacheDir, log: console.log });
 const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } });
@@ -70,8 +80,8 @@ await worker.runUntil(async () => {
       await handle.cancel();
     }
     await handle.result().catch(() => undefined);
-    const file = path.join(here, `paid-work-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    const file = historyFile(`paid-work-${name}`);
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
 });
@@ -133,7 +143,7 @@ await main!.runUntil(ai!.runUntil(media!.runUntil(async () => {
     });
     await handle.result().catch(() => undefined);
     const file = historyFile(`animation-${name}`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
 })));
@@ -219,7 +229,7 @@ await orderWorker.runUntil(async () => {
     }
     await handle.result().catch(() => undefined);
     const file = historyFile(`sticker-order-${name}`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
   // A reprint an operator made (no payment), whose submission the operator retried through an outage.
@@ -236,7 +246,7 @@ await orderWorker.runUntil(async () => {
     await handle.signal('printerEvent', printerEvent(orderId, 'delivered', 1));
     await handle.result();
     const file = historyFile('sticker-order-reprint');
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' });
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
   // What an operator does after an order ended: a refund, and an email sent again.
@@ -248,7 +258,7 @@ await orderWorker.runUntil(async () => {
     const handle = await env.client.workflow.start(type, { taskQueue: 'record-orders', workflowId: `ops-${name}`, args: [args] });
     await handle.result();
     const file = historyFile(name);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' });
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
   if (wanted('animation-with-order')) {
@@ -267,9 +277,9 @@ await orderWorker.runUntil(async () => {
     await waitFor(child, 'submitted');
     await child.signal('printerEvent', printerEvent(orderId, 'delivered', 1));
     await child.result();
-    for (const [file, h] of [['animation-with-order.json', parent], ['sticker-order-child.json', child]] as const) {
-      await writeFile(path.join(here, file), historyToJSON(await h.fetchHistory()), { flag: 'wx' });
-      console.log(`recorded ${path.join(here, file)}`);
+    for (const [file, h] of [['animation-with-order', parent], ['sticker-order-child', child]] as const) {
+      await keep(historyFile(file), historyToJSON(await h.fetchHistory()));
+      console.log(`recorded ${historyFile(file)}`);
     }
   }
 });
@@ -324,8 +334,8 @@ await creditWorker.runUntil(async () => {
       }
     }
     await handle.result();
-    const file = path.join(here, `credit-purchase-${name}.json`);
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    const file = historyFile(`credit-purchase-${name}`);
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   }
 });
@@ -354,7 +364,7 @@ if (wanted('late-payment-refunded')) {
     });
     await handle.result();
     const file = historyFile('late-payment-refunded');
-    await writeFile(file, historyToJSON(await handle.fetchHistory()), { flag: 'wx' }); // never over a recorded file
+    await keep(file, historyToJSON(await handle.fetchHistory()));
     console.log(`recorded ${file}`);
   });
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bundle } from '../support/temporal.js';
 
-const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../histories/released');
 const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
 const load = async (f: string) => JSON.parse(await readFile(path.join(dir, f), 'utf8'));
 
