@@ -24,6 +24,7 @@ import { ANIMATION_FAILED, animationWorkflowId, orderStickersUpdate } from '../w
 import {
   cancelOrderUpdate,
   changeShippingUpdate,
+  DEFAULT_ORDER_TIMING,
   ORDER_LOCKED,
   orderStatusQuery,
   orderWorkflowId,
@@ -206,7 +207,8 @@ export function orderRoutes(deps: OrderRoutesDeps): Router {
         printerId: deps.printerId,
         viewerUrl: `${deps.publicUrl}/a/${animation.viewerToken}`,
         payment: { provider: deps.payments.id, sessionId: checkout.sessionId, amountCents: price.totalCents, currency: price.currency },
-        timing: deps.timing,
+        // Captured now, whole: a later change of a default never reaches this order.
+        timing: { ...DEFAULT_ORDER_TIMING, ...deps.timing },
         taskQueues: deps.mediaTaskQueue && deps.mediaTaskQueue !== deps.taskQueue ? { media: deps.mediaTaskQueue } : undefined,
         ...(deps.indexOrders && { indexed: true }),
       };

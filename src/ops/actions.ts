@@ -23,6 +23,7 @@ import {
 } from '../workflows/operator/api.js';
 import {
   cancelOrderUpdate,
+  DEFAULT_ORDER_TIMING,
   ORDER_LOCKED,
   orderWorkflowId,
   retrySubmissionSignal,
@@ -171,6 +172,7 @@ export class TemporalOpsActions implements OpsActions {
         payment: { provider: order.paymentProvider, sessionId: 'none', amountCents: 0, currency: order.currency },
         artKey,
         reprintOf: order.id,
+        timing: { ...DEFAULT_ORDER_TIMING },
         taskQueues: this.deps.mediaTaskQueue && this.deps.mediaTaskQueue !== this.deps.taskQueue ? { media: this.deps.mediaTaskQueue } : undefined,
         ...(this.deps.indexOrders && { indexed: true }),
       };

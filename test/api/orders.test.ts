@@ -31,7 +31,8 @@ import { PrinterSim } from '../../src/print-adapters/sim/printer.js';
 import { printerSimRoutes } from '../../src/print-adapters/sim/routes.js';
 import { LocalBlobStore } from '../../src/storage/local.js';
 import { animationWorkflowId, ANIMATION_WORKFLOW_TYPE } from '../../src/workflows/animation/api.js';
-import { orderStatusQuery, orderWorkflowId, paymentReceivedSignal, printerEventSignal } from '../../src/workflows/sticker-order/api.js';
+import { DEFAULT_ORDER_TIMING, orderStatusQuery, orderWorkflowId, paymentReceivedSignal, printerEventSignal, type OrderInput } from '../../src/workflows/sticker-order/api.js';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { openLedger, paidWorkActivities } from '../support/ledger.js';
 import { gatedAnimation, OrderWorld, printerEvent, shipping } from '../support/orders.js';
 import { freePort } from '../support/processes.js';
@@ -214,6 +215,11 @@ describe('POST /api/orders', () => {
     expect((await handle.describe()).parentExecution).toBeUndefined();
     const view = await handle.query(orderStatusQuery);
     expect(view).toMatchObject({ status: 'awaiting_payment', product: { shape: 'die-cut', sizeInches: 3, quantity: 10 } });
+    // Its whole timing is in its input, so a later change of a default never reaches it.
+    const started = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+    const input = defaultPayloadConverter.fromPayload<OrderInput>(started.input!.payloads![0]!);
+    expect(Object.keys(input.timing!).sort()).toEqual(Object.keys(DEFAULT_ORDER_TIMING).sort());
+    expect(input.timing).toMatchObject({ ...DEFAULT_ORDER_TIMING, paymentDeadline: expect.any(String) });
     const record = await orders.get(body.id);
     expect(record).toMatchObject({ amountCents: 4099, currency: 'usd', printerId: 'sim' });
     // The checkout closes at the payment deadline, kept 5 minutes inside Stripe's 24-hour limit.

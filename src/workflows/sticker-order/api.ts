@@ -51,6 +51,10 @@ export interface OrderTiming {
   deliveryWait: Duration;
 }
 
+/**
+ * The timing a new order starts with: the API puts all of it into the order's input, so changing
+ * a value here changes only orders placed after the change, never one in flight.
+ */
 export const DEFAULT_ORDER_TIMING: OrderTiming = {
   paymentDeadline: '24 hours',
   artDeadline: '1 day',
@@ -59,6 +63,20 @@ export const DEFAULT_ORDER_TIMING: OrderTiming = {
   shipDeadline: '14 days',
   deliveryWait: '30 days',
 };
+
+/**
+ * FROZEN: what orders started before their input carried the whole timing read for the values
+ * their input did not give. Those runs may still be in flight (up to ~58 days) and replay with
+ * these values: never change them; change DEFAULT_ORDER_TIMING instead.
+ */
+export const TIMING_OF_ORDERS_WITHOUT_IT: Readonly<OrderTiming> = Object.freeze({
+  paymentDeadline: '24 hours',
+  artDeadline: '1 day',
+  statusPollInterval: '6 hours',
+  stallAfter: '3 days',
+  shipDeadline: '14 days',
+  deliveryWait: '30 days',
+});
 
 export interface OrderPayment {
   provider: string;
@@ -85,6 +103,7 @@ export interface OrderInput {
    * the order it failed (animationFailed).
    */
   artKey?: string;
+  /** The order's deadlines and poll interval, captured when it is placed (DEFAULT_ORDER_TIMING and the configuration). */
   timing?: Partial<OrderTiming>;
   /** Task queue of the print-file steps (media work); unset: the workflow's own. */
   taskQueues?: { media?: string };

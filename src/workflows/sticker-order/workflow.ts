@@ -38,7 +38,6 @@ import {
   artReadySignal,
   cancelOrderUpdate,
   changeShippingUpdate,
-  DEFAULT_ORDER_TIMING,
   ORDER_LOCKED,
   ORDER_PRINTER_ATTRIBUTE,
   ORDER_STATUS_ATTRIBUTE,
@@ -46,6 +45,7 @@ import {
   paymentReceivedSignal,
   printerEventSignal,
   retrySubmissionSignal,
+  TIMING_OF_ORDERS_WITHOUT_IT,
   type OrderInput,
   type OrderRefund,
   type OrderStatus,
@@ -118,7 +118,8 @@ const EMAILS_PATCH = 'emails-to-shoppers';
 const OPERATOR_CANCEL = 'the order was cancelled by an operator (its workflow was cancelled)';
 
 export async function StickerOrderWorkflow(input: OrderInput): Promise<OrderView> {
-  const timing = { ...DEFAULT_ORDER_TIMING, ...input.timing };
+  // New orders carry their whole timing; older ones fill the gaps with the frozen values they ran with.
+  const timing = { ...TIMING_OF_ORDERS_WITHOUT_IT, ...input.timing };
   const printFile = proxyActivities<Activities>({ ...PRINT_FILE, taskQueue: input.taskQueues?.media });
   const submit = proxyActivities<Activities>(SUBMIT);
   const poll = proxyActivities<Activities>(POLL);
