@@ -326,7 +326,10 @@ describe('results come only from fal’s hosts, and never larger than the cap', 
     expect(err).toMatchObject({ type: 'ModelOutputTooLarge', retryable: false });
     const read = fake.oddReads.get(new URL(url).pathname.split('/').at(-1)!)!;
     await expect.poll(() => read.clientClosed).toBe(true);
-    expect(read.sent).toBeLessThan(cap * 4); // cut off near the cap, not read to some later end
+    // Cut off, not read on: what the fake wrote includes what sat in loopback's socket buffers
+    // when the client closed (seen at 8.1 MB for a 2 MB cap on a busy machine), so the bound
+    // leaves room for them; an endless stream read to the end would never stop.
+    expect(read.sent).toBeLessThan(cap * 16);
   }, 60_000);
 });
 
