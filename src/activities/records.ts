@@ -17,9 +17,9 @@ export function createRecordActivities(deps: { animations: AnimationRepository; 
       await deps.orders.saveView(input.orderId, input.seq, input.view);
     },
     /** A refund an operator made after the order ended: onto its record, the same refund written twice is one. */
-    async noteOrderRefund(input: { orderId: string; refund: OrderRefund; at: string; note: string }): Promise<void> {
+    async noteOrderRefund(input: { orderId: string; refund: Extract<OrderRefund, { status: 'refunded' }>; at: string; note: string }): Promise<void> {
       const record = (await deps.orders.get(input.orderId))?.view;
-      if (record?.refund?.status === 'refunded' && record.refund.refundId === (input.refund as { refundId?: string }).refundId) return;
+      if (record?.refund?.status === 'refunded' && record.refund.refundId === input.refund.refundId) return;
       await deps.orders.noteRefund(input.orderId, input.refund, { at: input.at, status: record?.status ?? 'delivered', note: input.note });
     },
   };

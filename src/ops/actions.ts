@@ -11,6 +11,7 @@ import { queryStatus } from '../api/animations.js';
 import type { Database } from '../db/database.js';
 import { emailIdempotencyKey, type EmailRequest } from '../email/messages.js';
 import { EMAIL_KINDS, type EmailKind } from '../email/port.js';
+import { SentEmails } from '../email/sent-emails.js';
 import { formatAmount } from '../orders/catalog.js';
 import type { OrderRecord, OrderRepository } from '../orders/repository.js';
 import {
@@ -270,16 +271,13 @@ export class TemporalOpsActions implements OpsActions {
   }
 
   private async sentKinds(orderId: string): Promise<SentKinds> {
-    const rows = await this.deps.db.query<{ idempotency_key: string; kind: EmailKind }>(
-      `SELECT idempotency_key, kind FROM emails_sent WHERE reference = $1 AND status = 'sent'`,
-      [orderId],
-    );
     const sent = new Set<EmailKind>();
     const resends = new Map<EmailKind, number>();
-    for (const r of rows) {
-      sent.add(r.kind);
-      const n = /:resend-(\d+)$/.exec(r.idempotency_key);
-      if (n) resends.set(r.kind, Math.max(resends.get(r.kind) ?? 0, Number(n[1])));
+    for (const e of await new SentEmails(this.deps.db).forReference(orderId)) {
+      if (e.status !== 'sent') continue;
+      sent.add(e.kind);
+      const n = /:resend-(\d+)$/.exec(e.idempotencyKey);
+      if (n) resends.set(e.kind, Math.max(resends.get(e.kind) ?? 0, Number(n[1])));
     }
     // A resend still on its way counts too: the next one gets a key of its own.
     const started = await this.deps.db.query<{ result: OpsActionResult | string | null }>(

@@ -8,9 +8,9 @@ import { ANIMATION_ID } from '../animations/repository.js';
 import type { Database } from '../db/database.js';
 import { sentEmailFromRow, type SentEmail, type SentEmailRow } from '../email/sent-emails.js';
 import type { Product } from '../orders/product.js';
-import { ORDER_ID, type OrderRecord } from '../orders/repository.js';
+import { ORDER_ID, orderFromRow, type OrderRecord, type OrderRow } from '../orders/repository.js';
 import type { Tracking } from '../print-adapters/port.js';
-import { ORDER_STATUSES, type OrderRefund, type OrderStatus, type OrderView, type TimelineEntry } from '../workflows/sticker-order/api.js';
+import { ORDER_STATUSES, type OrderRefund, type OrderStatus, type TimelineEntry } from '../workflows/sticker-order/api.js';
 import type { OpsActionKind, OpsActionResult } from './port.js';
 
 
@@ -356,37 +356,9 @@ function searchCondition(q: string, param: (v: unknown) => string): string {
     OR record->'tracking'->>'number' = ${p} OR record->'shipping'->>'name' ILIKE ${param(`%${likeLiteral(q)}%`)})`;
 }
 
-interface DetailRow {
-  id: string;
-  animation_id: string;
-  email: string;
-  printer_id: string;
-  payment_provider: string;
-  checkout_session_id: string | null;
-  amount_cents: number;
-  currency: string;
-  created_at: Date | string;
-  reprint_of: string | null;
-  status: OrderStatus | null;
-  record: OrderView | string | null;
-  updated_at: Date | string | null;
-}
+type DetailRow = OrderRow & { status: OrderStatus | null; updated_at: Date | string | null };
 
-const fromDetail = (r: DetailRow): OpsOrder => ({
-  id: r.id,
-  animationId: r.animation_id,
-  email: r.email,
-  printerId: r.printer_id,
-  paymentProvider: r.payment_provider,
-  checkoutSessionId: r.checkout_session_id,
-  amountCents: r.amount_cents,
-  currency: r.currency,
-  createdAt: iso(r.created_at),
-  reprintOf: r.reprint_of ?? null,
-  view: json(r.record),
-  status: r.status ?? undefined,
-  updatedAt: isoOrUndefined(r.updated_at),
-});
+const fromDetail = (r: DetailRow): OpsOrder => ({ ...orderFromRow(r), status: r.status ?? undefined, updatedAt: isoOrUndefined(r.updated_at) });
 
 interface ActionRow {
   request_id: string;

@@ -29,10 +29,10 @@ export interface OrderRecord {
   view?: OrderView;
 }
 
-interface Row {
+/** An order's columns but its token's hash (the operator console reads them too). */
+export interface OrderRow {
   id: string;
   animation_id: string;
-  access_token_sha256: string;
   email: string;
   printer_id: string;
   payment_provider: string;
@@ -44,7 +44,9 @@ interface Row {
   record: OrderView | string | null;
 }
 
-const fromRow = (r: Row): OrderRecord => ({
+type Row = OrderRow & { access_token_sha256: string };
+
+export const orderFromRow = (r: OrderRow): OrderRecord => ({
   id: r.id,
   animationId: r.animation_id,
   email: r.email,
@@ -87,7 +89,7 @@ export class OrderRepository {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
       [id, order.animationId, sha256(accessToken), order.email, order.printerId, order.paymentProvider, order.amountCents, order.currency, order.reprintOf ?? null],
     );
-    return { record: fromRow(row!), accessToken };
+    return { record: orderFromRow(row!), accessToken };
   }
 
   /** The order's access token when `tokens` still derives it (not for orders from before derived tokens). */
@@ -103,7 +105,7 @@ export class OrderRepository {
   async get(id: string): Promise<OrderRecord | undefined> {
     if (!ORDER_ID.test(id)) return undefined;
     const [row] = await this.db.query<Row>('SELECT * FROM orders WHERE id = $1', [id]);
-    return row && fromRow(row);
+    return row && orderFromRow(row);
   }
 
   /** The order, only when `accessToken` is its token (compared in constant time). */
@@ -113,7 +115,7 @@ export class OrderRepository {
     if (!row) return undefined;
     const given = Buffer.from(sha256(accessToken), 'hex');
     const stored = Buffer.from(row.access_token_sha256, 'hex');
-    return given.length === stored.length && timingSafeEqual(given, stored) ? fromRow(row) : undefined;
+    return given.length === stored.length && timingSafeEqual(given, stored) ? orderFromRow(row) : undefined;
   }
 
   /** Writes the workflow's view of the order unless a later one (higher `seq`) is there already. */
